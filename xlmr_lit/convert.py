@@ -1,0 +1,382 @@
+"""Weights in and out: HF `XLMRoberta*` directories, fairseq XLM-R releases, our checkpoints.
+
+Our parameter names are HF's (`xlmr_lit.model`), so HF <-> ours is a key-for-key copy apart from
+HF's tied aliases; fairseq -> ours is a rename. `load_pretrained("hf:<dir or hub id>")` or
+`load_pretrained("fairseq:<dir>")` returns our config, our state dict and the SentencePiece model;
+`load_state_dict_checked` loads it and refuses shape mismatches and unknown keys.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file
+
+from xlmr_lit.model import XLMRConfig
+
+log = logging.getLogger(__name__)
+
+SPM_FILE = "sentencepiece.bpe.model"
+HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+# Keys a checkpoint may lack or carry without it being an error; both are logged as warnings.
+# - `lm_head.`: a bare encoder (HF XLMRobertaModel) has no MLM head: ours stays randomly initialised.
+# - `roberta.pooler.`: XLMRobertaModel's pooler, which XLM-R never trained (we have no pooler).
+# - `roberta.embeddings.position_ids`: a buffer that old transformers versions saved.
+ALLOW_MISSING = ("lm_head.",)
+ALLOW_UNEXPECTED = ("roberta.pooler.", "roberta.embeddings.position_ids")
+
+
+# ----------------------------------------------------------------------------------------------
+# configs
+
+
+def config_from_hf(hf_config: dict) -> XLMRConfig:
+    """Our config from the contents of an HF config.json, with HF's defaults for absent fields."""
+    from transformers import XLMRobertaConfig
+
+    model_type = hf_config.get("model_type", "xlm-roberta")
+    if model_type != "xlm-roberta":
+        raise ValueError(f"expected an HF config with model_type 'xlm-roberta', got {model_type!r}")
+    hf = XLMRobertaConfig.from_dict(hf_config)
+    unsupported = {
+        "hidden_act": (getattr(hf, "hidden_act", "gelu"), "gelu"),
+        "position_embedding_type": (getattr(hf, "position_embedding_type", "absolute"), "absolute"),
+        "is_decoder": (getattr(hf, "is_decoder", False), False),
+    }
+    for name, (value, supported) in unsupported.items():
+        if value != supported:
+            raise ValueError(f"HF config has {name}={value!r}; xlmr-lit only supports {name}={supported!r}")
+    return XLMRConfig(**{f.name: getattr(hf, f.name) for f in dataclasses.fields(XLMRConfig)})
+
+
+def config_to_hf(config: XLMRConfig, architecture: str = "XLMRobertaForMaskedLM") -> dict:
+    """A config.json dict that transformers reads as the equivalent `XLMRobertaConfig`."""
+    return {
+        "architectures": [architecture],
+        "model_type": "xlm-roberta",
+        **dataclasses.asdict(config),
+        "hidden_act": "gelu",  # exact (erf) GELU, as torch.nn.functional.gelu
+        "position_embedding_type": "absolute",
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "tie_word_embeddings": True,
+        "use_cache": True,
+        "classifier_dropout": None,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# state dict renames (pure functions)
+
+
+def hf_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """HF XLMRobertaForMaskedLM / XLMRobertaModel / task-head state dict -> ours.
+
+    A bare XLMRobertaModel has no `roberta.` prefix: it is added. HF's alias `lm_head.decoder.bias`
+    (= `lm_head.bias`) is dropped and the tied `lm_head.decoder.weight`, which transformers 5
+    leaves out of its files, is restored. Task heads (`classifier.*`, `qa_outputs.*`) keep their names.
+    """
+    ours = {}
+    for key, value in state_dict.items():
+        if key.startswith(("embeddings.", "encoder.", "pooler.")):
+            key = "roberta." + key
+        ours[key] = value
+    decoder_bias = ours.pop("lm_head.decoder.bias", None)
+    if decoder_bias is not None:
+        bias = ours.setdefault("lm_head.bias", decoder_bias)
+        if not torch.equal(bias, decoder_bias):
+            raise ValueError("lm_head.bias and lm_head.decoder.bias differ: xlmr-lit needs them to be one tensor")
+    if "lm_head.dense.weight" in ours and "lm_head.decoder.weight" not in ours:
+        ours["lm_head.decoder.weight"] = ours["roberta.embeddings.word_embeddings.weight"]
+    return ours
+
+
+def ours_to_hf(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Ours -> the exact key set of HF's `XLMRobertaForMaskedLM.state_dict()` (or a task-head model's)."""
+    hf = dict(state_dict)
+    if "lm_head.bias" in hf:
+        hf.setdefault("lm_head.decoder.weight", hf["roberta.embeddings.word_embeddings.weight"])
+        hf["lm_head.decoder.bias"] = hf["lm_head.bias"]
+    return hf
+
+
+_FAIRSEQ_LAYER = {
+    "self_attn.q_proj": "attention.self.query",
+    "self_attn.k_proj": "attention.self.key",
+    "self_attn.v_proj": "attention.self.value",
+    "self_attn.out_proj": "attention.output.dense",
+    "self_attn_layer_norm": "attention.output.LayerNorm",
+    "fc1": "intermediate.dense",
+    "fc2": "output.dense",
+    "final_layer_norm": "output.LayerNorm",
+}
+_FAIRSEQ_TOP = {
+    "sentence_encoder.embed_tokens.weight": "roberta.embeddings.word_embeddings.weight",
+    "sentence_encoder.embed_positions.weight": "roberta.embeddings.position_embeddings.weight",
+    "sentence_encoder.emb_layer_norm.weight": "roberta.embeddings.LayerNorm.weight",
+    "sentence_encoder.emb_layer_norm.bias": "roberta.embeddings.LayerNorm.bias",
+    # newer fairseq names the embedding LayerNorm like its TransformerEncoder does
+    "sentence_encoder.layernorm_embedding.weight": "roberta.embeddings.LayerNorm.weight",
+    "sentence_encoder.layernorm_embedding.bias": "roberta.embeddings.LayerNorm.bias",
+    "lm_head.dense.weight": "lm_head.dense.weight",
+    "lm_head.dense.bias": "lm_head.dense.bias",
+    "lm_head.layer_norm.weight": "lm_head.layer_norm.weight",
+    "lm_head.layer_norm.bias": "lm_head.layer_norm.bias",
+    "lm_head.weight": "lm_head.decoder.weight",
+    "lm_head.bias": "lm_head.bias",
+}
+_LAYER_KEY = re.compile(r"sentence_encoder\.layers\.(\d+)\.(.+)[._](weight|bias)$")  # [._]: in_proj_weight
+
+
+def fairseq_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """fairseq RoBERTa/XLM-R `model` state dict -> ours.
+
+    The 2019 XLM-R releases prefix keys with `decoder.` (`decoder.sentence_encoder.*`,
+    `decoder.lm_head.*`); later fairseq writes `encoder.`: both are accepted. fairseq has no token
+    types, so our single token-type row is zeros. Unknown keys are kept under their fairseq name so
+    that `load_state_dict_checked` reports them.
+    """
+    ours = {}
+    for key, value in state_dict.items():
+        if key.endswith("version") or key.endswith("_float_tensor"):
+            continue  # fairseq bookkeeping buffers, not weights
+        name = key.split(".", 1)[1] if key.startswith(("encoder.", "decoder.")) else key
+        if name in _FAIRSEQ_TOP:
+            ours[_FAIRSEQ_TOP[name]] = value
+        elif match := _LAYER_KEY.match(name):
+            layer, module, kind = match.groups()
+            prefix = f"roberta.encoder.layer.{layer}."
+            if module == "self_attn.in_proj":  # fairseq < 0.9 kept q, k, v in one matrix
+                for part, chunk in zip(("query", "key", "value"), value.chunk(3, dim=0)):
+                    ours[f"{prefix}attention.self.{part}.{kind}"] = chunk
+            elif module in _FAIRSEQ_LAYER:
+                ours[f"{prefix}{_FAIRSEQ_LAYER[module]}.{kind}"] = value
+            else:
+                ours[key] = value
+        else:
+            ours[key] = value
+    embeddings = ours.get("roberta.embeddings.word_embeddings.weight")
+    if embeddings is not None:
+        ours["roberta.embeddings.token_type_embeddings.weight"] = embeddings.new_zeros(1, embeddings.shape[1])
+    return ours
+
+
+# ----------------------------------------------------------------------------------------------
+# loading into a module
+
+
+def load_state_dict_checked(
+    model: nn.Module,
+    state_dict: dict[str, torch.Tensor],
+    source: str,
+    allow_missing: tuple[str, ...] = ALLOW_MISSING,
+    allow_unexpected: tuple[str, ...] = ALLOW_UNEXPECTED,
+) -> None:
+    """Load `state_dict` into `model`, refusing anything that does not fit.
+
+    Raises ValueError naming every parameter whose shape differs (with both shapes), every missing
+    key not under an `allow_missing` prefix and every unexpected key not under an
+    `allow_unexpected` prefix. Allowed ones are logged as a warning that lists them; missing ones
+    keep the model's current (random) values. Tied parameters (the MLM decoder and the word
+    embeddings) count as present when either name is given, and must agree when both are.
+    """
+    state_dict = dict(state_dict)
+    expected = model.state_dict()
+    for names in _tied_names(model):
+        given = [n for n in names if n in state_dict]
+        for n in given[1:]:
+            if not torch.equal(state_dict[n], state_dict[given[0]]):
+                raise ValueError(f"{source}: {given[0]} and {n} are tied in the model but differ in the checkpoint")
+        for n in names:
+            if given and n not in state_dict:
+                state_dict[n] = state_dict[given[0]]
+
+    mismatched = [
+        f"  {k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+        for k, v in state_dict.items()
+        if k in expected and tuple(v.shape) != tuple(expected[k].shape)
+    ]
+    if mismatched:
+        raise ValueError(f"{source}: shape mismatch for {len(mismatched)} parameter(s):\n" + "\n".join(mismatched))
+
+    missing = sorted(expected.keys() - state_dict.keys())
+    unexpected = sorted(state_dict.keys() - expected.keys())
+    bad_missing = [k for k in missing if not k.startswith(allow_missing)]
+    bad_unexpected = [k for k in unexpected if not k.startswith(allow_unexpected)]
+    if bad_missing or bad_unexpected:
+        lines = [f"{source}: the checkpoint does not fit the model."]
+        if bad_missing:
+            lines += [f"missing keys ({len(bad_missing)}):", *(f"  {k}" for k in bad_missing)]
+        if bad_unexpected:
+            lines += [f"unexpected keys ({len(bad_unexpected)}):", *(f"  {k}" for k in bad_unexpected)]
+        raise ValueError("\n".join(lines))
+    if missing:
+        log.warning("%s has no %s; keeping their random initialisation", source, ", ".join(missing))
+    if unexpected:
+        log.warning("%s: ignoring %s", source, ", ".join(unexpected))
+    model.load_state_dict({k: v for k, v in state_dict.items() if k in expected}, strict=False)
+
+
+def _tied_names(model: nn.Module) -> list[list[str]]:
+    by_tensor = defaultdict(list)
+    for name, param in model.named_parameters(remove_duplicate=False):
+        by_tensor[id(param)].append(name)
+    return [names for names in by_tensor.values() if len(names) > 1]
+
+
+# ----------------------------------------------------------------------------------------------
+# reading releases from disk
+
+
+def load_pretrained(init: str) -> tuple[XLMRConfig, dict[str, torch.Tensor], Path]:
+    """`hf:<dir or hub id>` or `fairseq:<dir>` -> (our config, our state dict, SentencePiece model path)."""
+    kind, sep, location = init.partition(":")
+    if not sep or not location or kind not in ("hf", "fairseq"):
+        raise ValueError(f"model.init={init!r}: expected 'hf:<dir or hub id>' or 'fairseq:<dir>'")
+    if kind == "hf":
+        directory = Path(location)
+        if not directory.is_dir():
+            if location.startswith((".", "/", "~")) or location.count("/") > 1:
+                raise FileNotFoundError(f"model.init={init!r}: directory {directory} does not exist")
+            directory = _download_from_hub(location)
+        return _load_hf_dir(directory)
+    directory = Path(location)
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"model.init={init!r}: directory {directory} does not exist "
+            f"(expected a fairseq XLM-R release: model.pt, dict.txt, {SPM_FILE})"
+        )
+    return _load_fairseq_dir(directory)
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    log.info("model.init: %s is not a local directory; downloading it from the HF hub", repo_id)
+    try:
+        directory = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", SPM_FILE]))
+        if not any((directory / name).exists() for name in HF_WEIGHT_FILES[:2]):
+            directory = Path(snapshot_download(repo_id, allow_patterns=["*.json", "pytorch_model.bin*", SPM_FILE]))
+    except Exception as err:
+        raise FileNotFoundError(
+            f"model.init=hf:{repo_id}: not a local directory, and downloading it from the HF hub failed: {err}"
+        ) from err
+    return directory
+
+
+def _load_hf_dir(directory: Path) -> tuple[XLMRConfig, dict[str, torch.Tensor], Path]:
+    config_file, spm_file = directory / "config.json", directory / SPM_FILE
+    for required in (config_file, spm_file):
+        if not required.is_file():
+            raise FileNotFoundError(
+                f"{directory} is not an HF XLM-R directory: {required.name} is missing "
+                f"(expected config.json, one of {', '.join(HF_WEIGHT_FILES)}, and {SPM_FILE})"
+            )
+    config = config_from_hf(json.loads(config_file.read_text()))
+    state_dict = hf_to_ours(read_hf_weights(directory))
+    _check_vocab(config, spm_file)
+    return config, state_dict, spm_file
+
+
+def read_hf_weights(directory: Path) -> dict[str, torch.Tensor]:
+    """The weights of an HF directory: safetensors when present, else pickles read with weights_only."""
+    for name in HF_WEIGHT_FILES:
+        path = directory / name
+        if not path.is_file():
+            continue
+        if name.endswith(".index.json"):  # sharded: {"weight_map": {param: shard file}}
+            shards = sorted(set(json.loads(path.read_text())["weight_map"].values()))
+            weights = {}
+            for shard in shards:
+                weights.update(_read_weight_file(directory / shard))
+            return weights
+        return _read_weight_file(path)
+    raise FileNotFoundError(f"{directory} has no weights: expected one of {', '.join(HF_WEIGHT_FILES)}")
+
+
+def _read_weight_file(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _load_fairseq_dir(directory: Path) -> tuple[XLMRConfig, dict[str, torch.Tensor], Path]:
+    checkpoint_file, dict_file, spm_file = directory / "model.pt", directory / "dict.txt", directory / SPM_FILE
+    for required in (checkpoint_file, dict_file, spm_file):
+        if not required.is_file():
+            raise FileNotFoundError(
+                f"{directory} is not a fairseq XLM-R release: {required.name} is missing "
+                f"(expected model.pt, dict.txt and {SPM_FILE})"
+            )
+    # fairseq's legacy `args` is an argparse.Namespace: allow that one class, nothing else
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        checkpoint = torch.load(checkpoint_file, map_location="cpu", weights_only=True)
+    state_dict = fairseq_to_ours(checkpoint["model"])
+    config = _config_from_fairseq(checkpoint, state_dict, checkpoint_file)
+    _check_vocab(config, spm_file)
+    _check_fairseq_dict(dict_file, spm_file)
+    return config, state_dict, spm_file
+
+
+def _config_from_fairseq(checkpoint: dict, state_dict: dict[str, torch.Tensor], source: Path) -> XLMRConfig:
+    args = checkpoint.get("args")
+    if args is not None:
+        model_args = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    elif isinstance(checkpoint.get("cfg"), dict) and checkpoint["cfg"].get("model") is not None:
+        model_args = dict(checkpoint["cfg"]["model"])
+    else:
+        raise ValueError(f"{source} has neither 'args' nor 'cfg': cannot read the number of attention heads")
+    if model_args.get("activation_fn", "gelu") != "gelu":
+        raise ValueError(f"{source}: activation_fn={model_args['activation_fn']!r}; xlmr-lit only supports 'gelu'")
+    if model_args.get("encoder_normalize_before", False):
+        raise ValueError(f"{source}: encoder_normalize_before=True (pre-LN); xlmr-lit implements post-LN XLM-R")
+    for key in ("roberta.embeddings.word_embeddings.weight", "roberta.embeddings.position_embeddings.weight"):
+        if key not in state_dict:
+            raise ValueError(f"{source}: no {key} (fairseq embed_tokens / embed_positions) in the checkpoint")
+    vocab_size, hidden_size = state_dict["roberta.embeddings.word_embeddings.weight"].shape
+    layers = {int(m.group(1)) for k in state_dict if (m := re.match(r"roberta\.encoder\.layer\.(\d+)\.", k))}
+    return XLMRConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=len(layers),
+        num_attention_heads=int(model_args["encoder_attention_heads"]),
+        intermediate_size=state_dict["roberta.encoder.layer.0.intermediate.dense.weight"].shape[0],
+        max_position_embeddings=state_dict["roberta.embeddings.position_embeddings.weight"].shape[0],
+        hidden_dropout_prob=float(model_args.get("dropout", 0.1)),
+        attention_probs_dropout_prob=float(model_args.get("attention_dropout", 0.1)),
+    )
+
+
+def _check_vocab(config: XLMRConfig, spm_file: Path) -> None:
+    pieces = spm.SentencePieceProcessor(model_file=str(spm_file)).get_piece_size()
+    if pieces + 2 != config.vocab_size:
+        raise ValueError(
+            f"{spm_file} has {pieces} pieces, so the XLM-R vocabulary has {pieces + 2} ids, "
+            f"but the model's vocab_size is {config.vocab_size}"
+        )
+
+
+def _check_fairseq_dict(dict_file: Path, spm_file: Path) -> None:
+    # fairseq id = 4 + line index of dict.txt; our tokenizer assumes that equals SPM id + 1
+    sp = spm.SentencePieceProcessor(model_file=str(spm_file))
+    words = []
+    for line in dict_file.read_text(encoding="utf-8").splitlines():
+        word, field = line.rstrip().rsplit(" ", 1)
+        if field == "#fairseq:overwrite":
+            word = word.rsplit(" ", 1)[0]
+        words.append(word)
+    pieces = [sp.id_to_piece(i) for i in range(3, sp.get_piece_size())]
+    if words != pieces:
+        first = next((i for i, (w, p) in enumerate(zip(words, pieces)) if w != p), min(len(words), len(pieces)))
+        raise ValueError(
+            f"{dict_file} does not list the pieces of {spm_file} in order (first difference at line {first + 1}; "
+            f"{len(words)} words vs {len(pieces)} pieces): token ids would not match the model"
+        )

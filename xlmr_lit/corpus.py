@@ -1,0 +1,128 @@
+"""Raw multilingual text: one file per language, documents separated by blank lines (CC-100 layout).
+
+`<dir>/<lang>.txt`, `<lang>.txt.gz` or `<lang>.txt.xz`; one paragraph or sentence per line.
+"""
+
+import gzip
+import lzma
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUFFIXES = (".txt", ".txt.gz", ".txt.xz")
+
+
+class CorpusError(ValueError):
+    pass
+
+
+def language_file(corpus_dir: Path, lang: str) -> Path:
+    for suffix in SUFFIXES:
+        path = corpus_dir / f"{lang}{suffix}"
+        if path.is_file():
+            return path
+    expected = ", ".join(f"{lang}{s}" for s in SUFFIXES)
+    raise CorpusError(f"no text for language '{lang}' in {corpus_dir} (expected one of: {expected})")
+
+
+def fingerprint(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _open_binary(path: Path):
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.name.endswith(".xz"):
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+@dataclass
+class ReadReport:
+    """What reading one file found: counts, and where undecodable lines were skipped."""
+
+    path: Path
+    lines: int = 0
+    documents: int = 0
+    text_bytes: int = 0
+    undecodable_lines: list[int] = field(default_factory=list)
+
+    def summary(self) -> str | None:
+        if not self.undecodable_lines:
+            return None
+        first = ", ".join(map(str, self.undecodable_lines[:5]))
+        return f"{self.path}: skipped {len(self.undecodable_lines)} lines that are not valid UTF-8 (lines {first}...)"
+
+
+def read_documents(path: Path, report: ReadReport, skip_undecodable: bool = True) -> Iterator[list[str]]:
+    """Yield documents as lists of non-empty lines; fills `report` while reading."""
+    doc: list[str] = []
+    with _open_binary(path) as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as err:
+                if not skip_undecodable:
+                    raise CorpusError(f"{path}, line {line_no}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+                report.undecodable_lines.append(line_no)
+                continue
+            if line:
+                doc.append(line)
+                report.lines += 1
+                report.text_bytes += len(raw)
+            elif doc:
+                report.documents += 1
+                yield doc
+                doc = []
+    if doc:
+        report.documents += 1
+        yield doc
+    if report.lines == 0:
+        raise CorpusError(f"{path}: no text (the file is empty or has only blank or undecodable lines)")
+
+
+def resolve_languages(languages, language_sets: dict) -> list[str]:
+    """`languages` is a set name from conf/language_sets.yaml or a list of codes."""
+    if isinstance(languages, str):
+        if languages not in language_sets:
+            raise CorpusError(
+                f"data.languages={languages!r} is not a language set; known sets: {', '.join(language_sets)} "
+                f"(or give a list, e.g. data.languages=[en,fr])"
+            )
+        languages = language_sets[languages]
+    languages = list(languages)
+    if len(set(languages)) != len(languages):
+        raise CorpusError(f"data.languages has duplicates: {languages}")
+    if not languages:
+        raise CorpusError("data.languages is empty")
+    return languages
+
+
+def check_languages(corpus_dir: Path, languages: list[str], known: set[str], skip_missing: bool) -> list[str]:
+    """Unknown codes are an error; languages without a file are an error unless `skip_missing`."""
+    unknown = [lang for lang in languages if lang not in known]
+    if unknown:
+        raise CorpusError(
+            f"unknown language code(s) {unknown} in data.languages; XLM-R's codes are: {' '.join(sorted(known))}"
+        )
+    present, missing = [], []
+    for lang in languages:
+        try:
+            language_file(corpus_dir, lang)
+            present.append(lang)
+        except CorpusError:
+            missing.append(lang)
+    if missing and not skip_missing:
+        raise CorpusError(
+            f"{corpus_dir} has no text for {missing} (expected <lang>.txt, .txt.gz or .txt.xz); "
+            f"set data.skip_missing_languages=true to train on the {len(present)} languages that exist"
+        )
+    if not present:
+        raise CorpusError(f"{corpus_dir} has no text for any of {languages}")
+    return present
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,134 @@
+"""MaskedLMLitModule: the pretraining objective, optimizer recipe and per-language validation."""
+
+import math
+import time
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics import Metric
+
+from xlmr_lit.masking import IGNORE_INDEX
+from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
+
+
+class PerLanguageLoss(Metric):
+    """Token-weighted mean masked-LM loss per language, summed across ranks."""
+
+    def __init__(self, num_languages: int):
+        super().__init__()
+        self.add_state("loss_sum", torch.zeros(num_languages, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros(num_languages, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, token_losses: torch.Tensor, token_languages: torch.Tensor) -> None:
+        self.loss_sum.index_add_(0, token_languages, token_losses.double())
+        self.count.index_add_(0, token_languages, torch.ones_like(token_losses, dtype=torch.float64))
+
+    def compute(self) -> torch.Tensor:
+        return self.loss_sum / self.count.clamp(min=1)
+
+
+def linear_warmup_decay(warmup_steps: int, total_steps: int):
+    """lr multiplier: 0 -> 1 over warmup_steps, then linearly to 0 at total_steps (fairseq polynomial_decay, power 1)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+class MaskedLMLitModule(pl.LightningModule):
+    def __init__(
+        self,
+        model_config: dict,
+        languages: list[str],
+        tokenizer_path: str,
+        lr: float = 5e-4,
+        betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-6,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+        total_steps: int = 1000,
+        report_groups: dict[str, list[str]] | None = None,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = XLMRForMaskedLM(XLMRConfig(**model_config))
+        self.forward_fn = torch.compile(self.model) if compile else self.model
+        self.languages = list(languages)
+        self.val_loss = PerLanguageLoss(len(languages))
+        self.language_counts = torch.zeros(len(languages))
+        self._last_step_time: float | None = None
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        _, loss = self.forward_fn(batch["input_ids"], batch.get("attention_mask"), batch["labels"])
+        self.log("train/loss", loss, prog_bar=True)
+        self.language_counts += torch.bincount(batch["language"].cpu(), minlength=len(self.languages))
+        return loss
+
+    def on_train_batch_end(self, outputs, batch: dict, batch_idx: int) -> None:
+        now = time.perf_counter()
+        if self._last_step_time is not None:
+            tokens = batch["input_ids"].numel() * self.trainer.world_size
+            self.log("train/tokens_per_s", tokens / (now - self._last_step_time), prog_bar=True)
+        self._last_step_time = now
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        if self.trainer.global_step % max(self.trainer.log_every_n_steps, 1) == 0 and self.language_counts.sum() > 0:
+            mix = self.language_counts / self.language_counts.sum()
+            self.log_dict({f"train/mix_{lang}": float(mix[i]) for i, lang in enumerate(self.languages)})
+            self.language_counts.zero_()
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        labels = batch["labels"]
+        logits, _ = self.model(batch["input_ids"], batch.get("attention_mask"), labels)  # (M, V) at targets
+        is_target = labels.ne(IGNORE_INDEX)
+        token_losses = F.cross_entropy(logits.float(), labels[is_target], reduction="none")  # (M,)
+        token_languages = batch["language"][:, None].expand_as(labels)[is_target]  # (M,)
+        self.val_loss.update(token_losses, token_languages)
+
+    def on_validation_epoch_end(self) -> None:
+        per_language = self.val_loss.compute()
+        self.val_loss.reset()
+        metrics = {}
+        for lang, loss in zip(self.languages, per_language.tolist()):
+            metrics[f"val/loss_{lang}"] = loss
+            metrics[f"val/ppl_{lang}"] = math.exp(min(loss, 50.0))
+        for group, members in (self.hparams.report_groups or {}).items():
+            present = [metrics[f"val/loss_{lang}"] for lang in members if f"val/loss_{lang}" in metrics]
+            if present:
+                metrics[f"val/loss_{group}"] = sum(present) / len(present)
+        self.log_dict(metrics, sync_dist=False)  # already summed across ranks by the metric
+        self.log("val/loss", float(per_language.mean()), prog_bar=True)  # languages weighted equally
+
+    def configure_optimizers(self):
+        # no weight decay on biases and LayerNorm weights (the 1-d parameters)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": self.hparams.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(
+            groups,
+            lr=self.hparams.lr,
+            betas=tuple(self.hparams.betas),
+            eps=self.hparams.eps,
+            fused=self.device.type == "cuda",
+        )
+        schedule = linear_warmup_decay(self.hparams.warmup_steps, self.hparams.total_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # dropout draws from the global generator: saving it makes a resumed run repeat the uninterrupted one
+        checkpoint["rng_state"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng_state"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if state := checkpoint.get("rng_state"):
+            torch.set_rng_state(state["torch"])
+            if "cuda" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda"])

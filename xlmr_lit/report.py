@@ -1,0 +1,27 @@
+"""Plain-text tables printed at the end of a run."""
+
+import math
+
+
+def format_sampling_table(rows: list[dict]) -> str:
+    lines = [f"{'lang':<8}{'blocks':>9}{'q_i':>8}{'p_i':>8}{'realised':>10}"]
+    for r in rows:
+        lines.append(f"{r['language']:<8}{r['blocks']:>9}{r['q']:>8.3f}{r['p']:>8.3f}{r['realised']:>10.3f}")
+    return "\n".join(lines)
+
+
+def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint: str) -> str:
+    """Validation loss and perplexity per language, then group averages (ppl = exp of the mean loss)."""
+    rows = [(lang, metrics[f"val/loss_{lang}"]) for lang in languages]
+    for group, members in groups.items():
+        losses = [metrics[f"val/loss_{lang}"] for lang in members if f"val/loss_{lang}" in metrics]
+        if losses:
+            rows.append((f"{group} ({','.join(m for m in members if m in languages)})", sum(losses) / len(losses)))
+    rows.append(("all", sum(metrics[f"val/loss_{lang}"] for lang in languages) / len(languages)))
+    width = max(len(name) for name, _ in rows) + 2
+    lines = [f"validation, {checkpoint or 'final weights'}", f"{'language':<{width}}{'loss':>8}{'ppl':>12}"]
+    for i, (name, loss) in enumerate(rows):
+        if i == len(languages):
+            lines.append("-" * (width + 20))
+        lines.append(f"{name:<{width}}{loss:>8.3f}{math.exp(min(loss, 50.0)):>12.1f}")
+    return "\n".join(lines)

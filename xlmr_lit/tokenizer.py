@@ -1,0 +1,78 @@
+"""SentencePiece with fairseq/HF XLM-R ids: <s>=0 <pad>=1 </s>=2 <unk>=3, pieces +1, <mask> last.
+
+The released XLM-R `sentencepiece.bpe.model` (a unigram model despite its name) drops in
+unchanged: SentencePiece's own unk/bos/eos (0, 1, 2) map onto the four specials, and every
+other piece id is shifted by one, so vocab_size = len(spm) + 2 (250002 for XLM-R).
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+
+BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+SPM_UNK_ID = 0  # SentencePiece's defaults: unk=0, bos=1, eos=2, no pad
+FAIRSEQ_OFFSET = 1
+
+
+class XLMRTokenizer:
+    def __init__(self, spm_path: str | Path):
+        self.spm_path = Path(spm_path)
+        self.sp = spm.SentencePieceProcessor(model_file=str(self.spm_path))
+        self.vocab_size = len(self.sp) + 2
+        self.mask_id = self.vocab_size - 1
+        self.bos_id, self.pad_id, self.eos_id, self.unk_id = BOS_ID, PAD_ID, EOS_ID, UNK_ID
+
+    def pieces_to_ids(self, spm_ids: np.ndarray) -> np.ndarray:
+        ids = spm_ids + FAIRSEQ_OFFSET
+        ids[spm_ids == SPM_UNK_ID] = UNK_ID
+        return ids
+
+    def encode_lines(self, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of many lines without specials, concatenated (int32), and each line's length."""
+        encoded = self.sp.encode(lines)
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        flat = np.fromiter((i for ids in encoded for i in ids), dtype=np.int32, count=int(lengths.sum()))
+        return self.pieces_to_ids(flat), lengths
+
+    def encode(self, text: str, pair: str | None = None) -> list[int]:
+        """`<s> A </s>` or, for a pair, `<s> A </s></s> B </s>`."""
+        ids = [BOS_ID, *self.pieces_to_ids(np.asarray(self.sp.encode(text), dtype=np.int64)).tolist(), EOS_ID]
+        if pair is not None:
+            ids += [EOS_ID, *self.pieces_to_ids(np.asarray(self.sp.encode(pair), dtype=np.int64)).tolist(), EOS_ID]
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        pieces = [i - FAIRSEQ_OFFSET for i in ids if i > UNK_ID and i != self.mask_id]
+        return self.sp.decode(pieces)
+
+
+class VocabularyTooLargeError(ValueError):
+    pass
+
+
+def train_sentencepiece(
+    sample_file: Path, model_prefix: Path, vocab_size: int, character_coverage: float, num_threads: int = 1
+) -> Path:
+    """Train a unigram model whose fairseq vocabulary (pieces + 2) has exactly `vocab_size` entries."""
+    try:
+        spm.SentencePieceTrainer.train(
+            input=str(sample_file),
+            model_prefix=str(model_prefix),
+            vocab_size=vocab_size - 2,
+            model_type="unigram",
+            character_coverage=character_coverage,
+            input_sentence_size=0,  # the sample is already drawn with the alpha-smoothed distribution
+            num_threads=num_threads,
+            minloglevel=2,
+        )
+    except RuntimeError as err:
+        if limit := re.search(r"Vocabulary size too high.*<= (\d+)", str(err)):
+            raise VocabularyTooLargeError(
+                f"tokenizer.vocab_size={vocab_size} is more than the text supports: SentencePiece can build at most "
+                f"{int(limit.group(1)) + 2} entries from this sample. Lower tokenizer.vocab_size (model.vocab_size) "
+                f"or add text."
+            ) from None
+        raise
+    return model_prefix.with_suffix(".model")

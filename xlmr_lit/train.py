@@ -1,0 +1,184 @@
+"""`train(cfg)`: pretrain a masked LM from raw multilingual text; `main` is the thin Hydra entry point."""
+
+import logging
+import shutil
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
+
+from xlmr_lit.corpus import check_languages, resolve_languages
+from xlmr_lit.datamodule import MaskedLMDataModule
+from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
+from xlmr_lit.masked_lm_module import MaskedLMLitModule
+from xlmr_lit.model import XLMRConfig
+from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
+from xlmr_lit.report import format_results, format_sampling_table
+
+log = logging.getLogger(__name__)
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def prepare_data(cfg: DictConfig) -> PreparedCorpus:
+    corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
+    languages = resolve_languages(cfg.data.languages, cfg.language_sets)
+    languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
+    return prepare_corpus(
+        corpus_dir,
+        languages,
+        Path(cfg.paths.cache_dir).expanduser(),
+        spm_path=Path(cfg.tokenizer.spm_path).expanduser() if cfg.tokenizer.spm_path else None,
+        vocab_size=cfg.tokenizer.vocab_size,
+        sample_lines=cfg.tokenizer.sample_lines,
+        character_coverage=cfg.tokenizer.character_coverage,
+        alpha=cfg.tokenizer.alpha,
+        seed=cfg.seed,
+        valid_every=cfg.data.valid_every,
+        valid_max_tokens=cfg.data.valid_max_tokens,
+        num_proc=cfg.data.num_proc,
+        skip_undecodable=cfg.data.skip_undecodable,
+    )
+
+
+def model_config(cfg: DictConfig, vocab_size: int) -> XLMRConfig:
+    m = cfg.model
+    return XLMRConfig(
+        vocab_size=vocab_size,
+        hidden_size=m.hidden_size,
+        num_hidden_layers=m.num_hidden_layers,
+        num_attention_heads=m.num_attention_heads,
+        intermediate_size=m.intermediate_size or 4 * m.hidden_size,
+        max_position_embeddings=m.max_position_embeddings,
+        hidden_dropout_prob=m.hidden_dropout_prob,
+        attention_probs_dropout_prob=m.attention_probs_dropout_prob,
+    )
+
+
+def gradient_accumulation(global_batch: int, micro_batch: int, world_size: int) -> int:
+    per_pass = micro_batch * world_size
+    if global_batch % per_pass:
+        raise ValueError(
+            f"train.global_batch_size={global_batch} is not a multiple of data.micro_batch_size={micro_batch} "
+            f"x {world_size} device(s) = {per_pass}"
+        )
+    return global_batch // per_pass
+
+
+def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
+    """`auto`: the newest of last.ckpt / on_exception.ckpt in this run's checkpoint dir, if any."""
+    if ckpt_path != "auto":
+        return ckpt_path
+    candidates = [p for p in (checkpoint_dir / "last.ckpt", checkpoint_dir / "on_exception.ckpt") if p.is_file()]
+    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
+    loggers = [CSVLogger(save_dir=run_dir, name="csv", version="")]
+    wandb_cfg = cfg.logger.wandb
+    if wandb_cfg.mode != "disabled":
+        loggers.append(
+            WandbLogger(
+                project=wandb_cfg.project,
+                group=wandb_cfg.group,
+                tags=list(wandb_cfg.tags),
+                name=wandb_cfg.name,
+                save_dir=str(run_dir),
+                mode=wandb_cfg.mode,
+                config=OmegaConf.to_container(cfg, resolve=True),
+            )
+        )
+    return loggers
+
+
+def train(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    corpus = prepare_data(cfg)
+    spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
+    spm_copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(corpus.tokenizer_path, spm_copy)
+    from xlmr_lit.tokenizer import XLMRTokenizer
+
+    tokenizer = XLMRTokenizer(spm_copy)
+
+    world_size = cfg.trainer.devices * cfg.trainer.num_nodes if isinstance(cfg.trainer.devices, int) else 1
+    accumulate = gradient_accumulation(cfg.train.global_batch_size, cfg.data.micro_batch_size, world_size)
+    datamodule = MaskedLMDataModule(
+        corpus,
+        mask_id=tokenizer.mask_id,
+        tokens_per_sample=cfg.data.tokens_per_sample,
+        micro_batch_size=cfg.data.micro_batch_size,
+        global_batch_size=cfg.train.global_batch_size,
+        alpha=cfg.data.alpha,
+        seed=cfg.seed,
+        samples_per_epoch=cfg.data.samples_per_epoch,
+        num_workers=cfg.data.num_workers,
+        mask_prob=cfg.data.mask_prob,
+        random_token_prob=cfg.data.random_token_prob,
+        leave_unmasked_prob=cfg.data.leave_unmasked_prob,
+    )
+    log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
+
+    module = MaskedLMLitModule(
+        model_config=vars(model_config(cfg, tokenizer.vocab_size)),
+        languages=corpus.languages,
+        tokenizer_path=str(spm_copy),
+        lr=cfg.optim.lr,
+        betas=tuple(cfg.optim.betas),
+        eps=cfg.optim.eps,
+        weight_decay=cfg.optim.weight_decay,
+        warmup_steps=cfg.optim.warmup_steps,
+        total_steps=cfg.trainer.max_steps,
+        report_groups=OmegaConf.to_container(cfg.data.report_groups),
+        compile=cfg.train.compile,
+    )
+
+    checkpoint_dir = run_dir / "checkpoints"
+    checkpointing = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best",
+        monitor="val/loss",
+        mode="min",
+        save_last=True,
+        every_n_train_steps=cfg.train.checkpoint_every_n_steps,
+        enable_version_counter=False,
+    )
+    trainer = pl.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        accumulate_grad_batches=accumulate,
+        val_check_interval=cfg.train.val_every_n_steps * accumulate,
+        check_val_every_n_epoch=None,
+        use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
+        logger=build_loggers(cfg, run_dir),
+        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or [])],
+        default_root_dir=run_dir,
+    )
+    trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+
+    best = checkpointing.best_model_path or checkpointing.last_model_path
+    results = trainer.validate(module, datamodule, ckpt_path=best or None, verbose=False, weights_only=True)[0]
+    if trainer.is_global_zero:
+        print(format_results(results, corpus.languages, cfg.data.report_groups, best))
+        print(f"run directory: {run_dir}")
+        print(f"  resolved config  {run_dir / 'config_resolved.yaml'}")
+        print(f"  checkpoints      {checkpoint_dir} (last.ckpt, best.ckpt)")
+        print(f"  CSV metrics      {run_dir / 'csv' / 'metrics.csv'}")
+        if cfg.logger.wandb.mode != "disabled":
+            print(f"  wandb ({cfg.logger.wandb.mode}) {run_dir / 'wandb'}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> float:
+    results = train(cfg)
+    return results["val/loss"]
+
+
+if __name__ == "__main__":
+    main()
