@@ -10,8 +10,9 @@ import argparse
 import dataclasses
 import json
 import logging
+import pickle
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import sentencepiece as spm
@@ -24,7 +25,12 @@ from xlmr_lit.model import XLMRConfig
 log = logging.getLogger(__name__)
 
 SPM_FILE = "sentencepiece.bpe.model"
-HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+HF_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 # Keys a checkpoint may lack or carry without it being an error; both are logged as warnings.
 # - `lm_head.`: a bare encoder (HF XLMRobertaModel) has no MLM head: ours stays randomly initialised.
@@ -155,7 +161,7 @@ def fairseq_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
             layer, module, kind = match.groups()
             prefix = f"roberta.encoder.layer.{layer}."
             if module == "self_attn.in_proj":  # fairseq < 0.9 kept q, k, v in one matrix
-                for part, chunk in zip(("query", "key", "value"), value.chunk(3, dim=0)):
+                for part, chunk in zip(("query", "key", "value"), value.chunk(3, dim=0), strict=True):
                     ours[f"{prefix}attention.self.{part}.{kind}"] = chunk
             elif module in _FAIRSEQ_LAYER:
                 ours[f"{prefix}{_FAIRSEQ_LAYER[module]}.{kind}"] = value
@@ -237,18 +243,20 @@ def _tied_names(model: nn.Module) -> list[list[str]]:
 
 
 def load_pretrained(init: str) -> tuple[XLMRConfig, dict[str, torch.Tensor], Path]:
-    """`hf:<dir or hub id>` or `fairseq:<dir>` -> (our config, our state dict, SentencePiece model path)."""
+    """`hf:<dir or hub id>`, `fairseq:<dir>` or our `<path>.ckpt` -> (config, state dict, SentencePiece path)."""
     kind, sep, location = init.partition(":")
+    if kind not in ("hf", "fairseq") and init.endswith(".ckpt"):
+        return load_our_checkpoint(Path(init))
     if not sep or not location or kind not in ("hf", "fairseq"):
-        raise ValueError(f"model.init={init!r}: expected 'hf:<dir or hub id>' or 'fairseq:<dir>'")
+        raise ValueError(f"model.init={init!r}: expected 'hf:<dir or hub id>', 'fairseq:<dir>' or a .ckpt of ours")
     if kind == "hf":
-        directory = Path(location)
+        directory = Path(location).expanduser()
         if not directory.is_dir():
             if location.startswith((".", "/", "~")) or location.count("/") > 1:
                 raise FileNotFoundError(f"model.init={init!r}: directory {directory} does not exist")
             directory = _download_from_hub(location)
         return _load_hf_dir(directory)
-    directory = Path(location)
+    directory = Path(location).expanduser()
     if not directory.is_dir():
         raise FileNotFoundError(
             f"model.init={init!r}: directory {directory} does not exist "
@@ -380,3 +388,42 @@ def _check_fairseq_dict(dict_file: Path, spm_file: Path) -> None:
             f"{dict_file} does not list the pieces of {spm_file} in order (first difference at line {first + 1}; "
             f"{len(words)} words vs {len(pieces)} pieces): token ids would not match the model"
         )
+
+
+def load_our_checkpoint(path: Path, tokenizer: Path | None = None) -> tuple[XLMRConfig, dict[str, torch.Tensor], Path]:
+    """Config, model state dict and SentencePiece path of an xlmr-lit Lightning checkpoint.
+
+    Expects `state_dict` keys `model.<our key>` and `hyper_parameters` with `model_config` (a dict of
+    XLMRConfig fields) and `tokenizer_path`. Other state_dict entries are not part of the model:
+    they are dropped with a warning that lists them.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path} holds objects other than tensors and plain containers: {err}") from err
+    hparams = checkpoint.get("hyper_parameters", {})
+    if "model_config" not in hparams or "state_dict" not in checkpoint:
+        raise ValueError(
+            f"{path} is not an xlmr-lit checkpoint: expected 'state_dict' and hyper_parameters.model_config"
+        )
+    state_dict = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    others = Counter(k.split(".", 1)[0] for k in checkpoint["state_dict"] if not k.startswith("model."))
+    if others:
+        dropped = ", ".join(f"{prefix}.* ({n} tensors)" for prefix, n in sorted(others.items()))
+        log.warning("%s: state_dict entries outside model.* are not model weights, dropped: %s", path, dropped)
+    config = XLMRConfig(**hparams["model_config"])
+    spm_path = tokenizer or _find_run_tokenizer(path, hparams.get("tokenizer_path"))
+    _check_vocab(config, spm_path)
+    return config, state_dict, spm_path
+
+
+def _find_run_tokenizer(checkpoint: Path, recorded: str | None) -> Path:
+    # the recorded path goes stale when a run directory is moved; <run_dir>/tokenizer/ travels with it
+    candidates = [Path(recorded)] if recorded else []
+    candidates.append(checkpoint.resolve().parent.parent / "tokenizer" / SPM_FILE)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no SentencePiece model for {checkpoint}: tried {', '.join(map(str, candidates))}")

@@ -6,60 +6,27 @@ tokenizer_config.json) loads offline with `AutoModelForMaskedLM.from_pretrained(
 """
 
 import argparse
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
-from xlmr_lit.convert import SPM_FILE, config_to_hf, load_state_dict_checked, ours_to_hf
-from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
+from xlmr_lit.convert import SPM_FILE, config_to_hf, load_our_checkpoint, load_state_dict_checked, ours_to_hf
+from xlmr_lit.model import XLMRForMaskedLM
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 CHECK_TEXTS = ("Hello world, this is XLM-R.", "Привет, мир! 你好，世界。")
-
-
-def read_checkpoint(path: Path, tokenizer: Path | None = None) -> tuple[XLMRForMaskedLM, Path]:
-    """Our model and SentencePiece path from a Lightning checkpoint of an xlmr-lit run."""
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} holds objects other than tensors and plain containers: {err}") from err
-    hparams = checkpoint.get("hyper_parameters", {})
-    if "model_config" not in hparams or "state_dict" not in checkpoint:
-        raise ValueError(f"{path} is not an xlmr-lit checkpoint: expected 'state_dict' and hyper_parameters.model_config")
-    config = XLMRConfig(**hparams["model_config"])
-    model = XLMRForMaskedLM(config)
-    state_dict = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-    load_state_dict_checked(model, state_dict, str(path), allow_missing=(), allow_unexpected=())
-    return model.eval(), tokenizer or _find_tokenizer(path, hparams.get("tokenizer_path"))
-
-
-def _find_tokenizer(checkpoint: Path, recorded: str | None) -> Path:
-    # the recorded path goes stale when a run directory is moved; <run_dir>/tokenizer/ travels with it
-    candidates = [Path(recorded)] if recorded else []
-    candidates.append(checkpoint.resolve().parent.parent / "tokenizer" / SPM_FILE)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"no SentencePiece model for {checkpoint}: tried {', '.join(map(str, candidates))}; pass --tokenizer"
-    )
 
 
 def export(checkpoint: Path, out_dir: Path, tokenizer: Path | None = None) -> list[Path]:
     """Write the HF directory and return the files written."""
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaTokenizer
 
-    model, spm_path = read_checkpoint(checkpoint, tokenizer)
+    config, state_dict, spm_path = load_our_checkpoint(checkpoint, tokenizer)
+    model = XLMRForMaskedLM(config).eval()
+    load_state_dict_checked(model, state_dict, str(checkpoint), allow_missing=(), allow_unexpected=())
     ours_tokenizer = XLMRTokenizer(spm_path)
-    if ours_tokenizer.vocab_size != model.config.vocab_size:
-        raise ValueError(
-            f"{spm_path} gives {ours_tokenizer.vocab_size} ids but the model's vocab_size is {model.config.vocab_size}"
-        )
     out_dir.mkdir(parents=True, exist_ok=True)
 
     hf_model = XLMRobertaForMaskedLM(XLMRobertaConfig(**config_to_hf(model.config)))
@@ -69,7 +36,9 @@ def export(checkpoint: Path, out_dir: Path, tokenizer: Path | None = None) -> li
     # build the HF tokenizer from the .model alone: a stale tokenizer.json in out_dir must not win
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copyfile(spm_path, Path(tmp) / SPM_FILE)
-        hf_tokenizer = XLMRobertaTokenizer.from_pretrained(tmp, model_max_length=model.config.max_position_embeddings - 2)
+        hf_tokenizer = XLMRobertaTokenizer.from_pretrained(
+            tmp, model_max_length=model.config.max_position_embeddings - 2
+        )
     hf_tokenizer.save_pretrained(out_dir)
     if not (out_dir / SPM_FILE).is_file():
         shutil.copyfile(spm_path, out_dir / SPM_FILE)

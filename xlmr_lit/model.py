@@ -175,6 +175,8 @@ class XLMRForMaskedLM(nn.Module):
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
+        if module is self.lm_head.decoder:
+            return  # its weight is the word embedding matrix, initialised (with a zero pad row) as such
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=std)
             if module.bias is not None:
