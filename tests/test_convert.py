@@ -239,7 +239,9 @@ def fairseq_layout(hf_state: dict, prefix: str, fused_qkv: bool = False) -> dict
     for i in range(CONFIG.num_hidden_layers):
         for fairseq_name, hf_name in FAIRSEQ_LAYER.items():
             for kind in ("weight", "bias"):
-                state[f"{enc}.layers.{i}.{fairseq_name}.{kind}"] = hf_state[f"roberta.encoder.layer.{i}.{hf_name}.{kind}"]
+                state[f"{enc}.layers.{i}.{fairseq_name}.{kind}"] = hf_state[
+                    f"roberta.encoder.layer.{i}.{hf_name}.{kind}"
+                ]
         if fused_qkv:  # fairseq before 0.9 stored one in_proj matrix
             for kind in ("weight", "bias"):
                 parts = [state.pop(f"{enc}.layers.{i}.self_attn.{p}_proj.{kind}") for p in "qkv"]
@@ -270,7 +272,11 @@ def fairseq_release(directory, spm_path, state: dict, legacy_args: bool = True):
     if legacy_args:
         checkpoint = {"model": state, "args": argparse.Namespace(**FAIRSEQ_ARGS)}
     else:
-        checkpoint = {"model": state, "args": None, "cfg": {"model": dict(FAIRSEQ_ARGS), "task": {"_name": "masked_lm"}}}
+        checkpoint = {
+            "model": state,
+            "args": None,
+            "cfg": {"model": dict(FAIRSEQ_ARGS), "task": {"_name": "masked_lm"}},
+        }
     torch.save(checkpoint, directory / "model.pt")
     shutil.copyfile(spm_path, directory / "sentencepiece.bpe.model")
     tokenizer = XLMRTokenizer(spm_path)
@@ -323,7 +329,10 @@ def test_fairseq_pre_ln_is_refused(tmp_path, spm_path):
     state = fairseq_layout(XLMRobertaForMaskedLM(hf_config()).state_dict(), "encoder")
     release = tmp_path / "rel"
     fairseq_release(release, spm_path, state)
-    torch.save({"model": state, "args": argparse.Namespace(**{**FAIRSEQ_ARGS, "encoder_normalize_before": True})}, release / "model.pt")
+    torch.save(
+        {"model": state, "args": argparse.Namespace(**{**FAIRSEQ_ARGS, "encoder_normalize_before": True})},
+        release / "model.pt",
+    )
     with pytest.raises(ValueError, match="pre-LN"):
         load_pretrained(f"fairseq:{release}")
 
@@ -447,14 +456,25 @@ def test_export_loads_with_auto_classes_offline(tmp_path, spm_path, capsys):
     out_dir = tmp_path / "exported"
     export.main([str(ckpt), str(out_dir)])
     printed = capsys.readouterr().out
-    for name in ("config.json", "model.safetensors", "sentencepiece.bpe.model", "tokenizer.json", "tokenizer_config.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "sentencepiece.bpe.model",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
         assert (out_dir / name).is_file() and name in printed
 
     hf = AutoModelForMaskedLM.from_pretrained(out_dir, local_files_only=True).eval()
     hf_tokenizer = AutoTokenizer.from_pretrained(out_dir, local_files_only=True)
     assert type(hf).__name__ == "XLMRobertaForMaskedLM" and len(hf_tokenizer) == VOCAB
     ours_tokenizer = XLMRTokenizer(spm_path)
-    texts = ["Студенты изучают историю.", "我们在图书馆学习。", "یہ شہر مشہور ہے۔", "Wanafunzi wanasoma vitabu shuleni leo."]
+    texts = [
+        "Студенты изучают историю.",
+        "我们在图书馆学习。",
+        "یہ شہر مشہور ہے۔",
+        "Wanafunzi wanasoma vitabu shuleni leo.",
+    ]
     batch = hf_tokenizer(texts, padding=True, return_tensors="pt")
     for row, text in enumerate(texts):
         ids = ours_tokenizer.encode(text)
@@ -489,3 +509,23 @@ def test_export_refuses_checkpoints_that_do_not_fit(tmp_path, spm_path):
         export.main([str(ckpt), str(tmp_path / "out")])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         export.main([str(tmp_path / "nope.ckpt"), str(tmp_path / "out")])
+
+
+def test_export_drops_non_model_entries_loudly(tmp_path, spm_path, caplog):
+    # e.g. a LightningModule that also registers the model under a second attribute
+    ours = randomize(XLMRForMaskedLM(CONFIG), seed=8)
+    ckpt = lightning_run(tmp_path / "run", spm_path, ours)
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["state_dict"]["forward_fn.lm_head.bias"] = ours.lm_head.bias.detach().clone()
+    torch.save(checkpoint, ckpt)
+    with caplog.at_level(logging.WARNING, logger="xlmr_lit.convert"):
+        export.export(ckpt, tmp_path / "out")
+    assert "forward_fn.* (1 tensors)" in caplog.text
+
+
+def test_our_checkpoint_is_a_valid_init(tmp_path, spm_path):
+    ours = randomize(XLMRForMaskedLM(CONFIG), seed=9)
+    ckpt = lightning_run(tmp_path / "run", spm_path, ours)
+    config, state_dict, spm_file = load_pretrained(str(ckpt))
+    assert config == CONFIG and spm_file == tmp_path / "run" / "tokenizer" / "sentencepiece.bpe.model"
+    assert_state_dicts_equal(state_dict, ours.state_dict())

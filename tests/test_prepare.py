@@ -155,5 +155,5 @@ def test_parallel_workers_give_the_same_shards(corpus, tmp_path):
     two = run_prepare(corpus, ["en", "sw", "ru"], tmp_path / "b", num_proc=2)
     for a, b in zip(one.shard_dirs, two.shard_dirs):
         assert (a / "train.bin").read_bytes() == (b / "train.bin").read_bytes()
-    pieces = [XLMRTokenizer(p.tokenizer_path).sp for p in (one, two)]
-    assert [a.id_to_piece(i) for i in range(len(pieces[0]))] == [pieces[1].id_to_piece(i) for i in range(len(pieces[1]))]
+    first, second = (XLMRTokenizer(prepared.tokenizer_path).sp for prepared in (one, two))
+    assert [first.id_to_piece(i) for i in range(len(first))] == [second.id_to_piece(i) for i in range(len(second))]

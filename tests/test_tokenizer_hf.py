@@ -159,7 +159,7 @@ def test_offsets_map_pieces_to_their_characters(tokenizers, text):
     assert (raw_ids, raw_offsets) == (ids[1:-1], offsets[1:-1])
     pieces = ours.sp.encode(text, out_type=str)
     previous_end = 0
-    for piece, token_id, (start, end) in zip(pieces, raw_ids, raw_offsets):
+    for piece, token_id, (start, end) in zip(pieces, raw_ids, raw_offsets, strict=True):
         assert 0 <= start <= end <= len(text) and start >= previous_end
         assert not text[start:end][:1].isspace()
         if piece == "▁":  # a word boundary on its own covers no character
@@ -177,7 +177,7 @@ def test_offsets_agree_with_hf_offset_mapping(tokenizers, text):
     hf_encoding = hf(text, return_offsets_mapping=True)
     assert hf_encoding["input_ids"] == ids
     tokens = hf.convert_ids_to_tokens(ids)
-    for token, ours_span, hf_span in zip(tokens, offsets, hf_encoding["offset_mapping"]):
+    for token, ours_span, hf_span in zip(tokens, offsets, hf_encoding["offset_mapping"], strict=True):
         if token == "▁":
             assert ours_span[0] == hf_span[0] and ours_span[0] == ours_span[1]
         elif _plain(text):

@@ -57,14 +57,15 @@ class MaskedLMLitModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = XLMRForMaskedLM(XLMRConfig(**model_config))
-        self.forward_fn = torch.compile(self.model) if compile else self.model
+        if compile:
+            self.model.compile()  # in place, so state_dict keys stay model.*
         self.languages = list(languages)
         self.val_loss = PerLanguageLoss(len(languages))
         self.language_counts = torch.zeros(len(languages))
         self._last_step_time: float | None = None
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        _, loss = self.forward_fn(batch["input_ids"], batch.get("attention_mask"), batch["labels"])
+        _, loss = self.model(batch["input_ids"], batch.get("attention_mask"), batch["labels"])
         self.log("train/loss", loss, prog_bar=True)
         self.language_counts += torch.bincount(batch["language"].cpu(), minlength=len(self.languages))
         return loss

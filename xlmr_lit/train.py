@@ -1,5 +1,6 @@
 """`train(cfg)`: pretrain a masked LM from raw multilingual text; `main` is the thin Hydra entry point."""
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
+from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
@@ -17,12 +19,16 @@ from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
 from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
 from xlmr_lit.report import format_results, format_sampling_table
+from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
-def prepare_data(cfg: DictConfig) -> PreparedCorpus:
+def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpus:
+    """Tokenizer and token shards for the run's languages; `spm_path` (e.g. from model.init) wins over config."""
+    if spm_path is None and cfg.tokenizer.spm_path:
+        spm_path = Path(cfg.tokenizer.spm_path).expanduser()
     corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
     languages = resolve_languages(cfg.data.languages, cfg.language_sets)
     languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
@@ -30,7 +36,7 @@ def prepare_data(cfg: DictConfig) -> PreparedCorpus:
         corpus_dir,
         languages,
         Path(cfg.paths.cache_dir).expanduser(),
-        spm_path=Path(cfg.tokenizer.spm_path).expanduser() if cfg.tokenizer.spm_path else None,
+        spm_path=spm_path,
         vocab_size=cfg.tokenizer.vocab_size,
         sample_lines=cfg.tokenizer.sample_lines,
         character_coverage=cfg.tokenizer.character_coverage,
@@ -99,12 +105,11 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str,
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
-    corpus = prepare_data(cfg)
+    init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
+    corpus = prepare_data(cfg, spm_path=init[2] if init else None)
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(corpus.tokenizer_path, spm_copy)
-    from xlmr_lit.tokenizer import XLMRTokenizer
-
     tokenizer = XLMRTokenizer(spm_copy)
 
     world_size = cfg.trainer.devices * cfg.trainer.num_nodes if isinstance(cfg.trainer.devices, int) else 1
@@ -125,8 +130,15 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str,
     )
     log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
 
+    config = model_config(cfg, tokenizer.vocab_size)
+    if init:  # the architecture comes from the checkpoint; dropout stays a fine-tuning choice
+        config = dataclasses.replace(
+            init[0],
+            hidden_dropout_prob=cfg.model.hidden_dropout_prob,
+            attention_probs_dropout_prob=cfg.model.attention_probs_dropout_prob,
+        )
     module = MaskedLMLitModule(
-        model_config=vars(model_config(cfg, tokenizer.vocab_size)),
+        model_config=vars(config),
         languages=corpus.languages,
         tokenizer_path=str(spm_copy),
         lr=cfg.optim.lr,
@@ -138,6 +150,8 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str,
         report_groups=OmegaConf.to_container(cfg.data.report_groups),
         compile=cfg.train.compile,
     )
+    if init:
+        load_state_dict_checked(module.model, init[1], cfg.model.init)
 
     checkpoint_dir = run_dir / "checkpoints"
     checkpointing = ModelCheckpoint(

@@ -1,0 +1,196 @@
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from xlmr_lit.train import train
+
+
+class LossRecorder(Callback):
+    """(optimizer step, loss) of every micro-batch; Lightning hands over loss / accumulate_grad_batches."""
+
+    def __init__(self):
+        self.losses: list[tuple[int, float]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.step = trainer.global_step + 1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append((self.step, float(outputs["loss"]) * trainer.accumulate_grad_batches))
+
+    def mean(self, steps) -> float:
+        values = [loss for step, loss in self.losses if step in steps]
+        return sum(values) / len(values)
+
+
+class Interrupt(Callback):
+    """Dies before step `at` + 1 starts, as a killed job would."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at:
+            raise RuntimeError("simulated crash")
+
+
+def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_path):
+    run_dir = tmp_path / "run"
+    results = train(make_cfg(run_dir=run_dir))
+    for lang in ("en", "fr", "sw"):
+        assert results[f"val/loss_{lang}"] > 0 and results[f"val/ppl_{lang}"] > 1
+    assert abs(results["val/loss_high"] - (results["val/loss_en"] + results["val/loss_fr"]) / 2) < 1e-6
+    assert "${" not in (run_dir / "config_resolved.yaml").read_text()
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} >= {"last.ckpt", "best.ckpt"}
+    assert (run_dir / "tokenizer" / "sentencepiece.bpe.model").is_file()
+    rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
+    assert any(row.get("train/loss") for row in rows) and any(row.get("val/loss_sw") for row in rows)
+    assert any(row.get("train/mix_sw") for row in rows) and any(row.get("train/tokens_per_s") for row in rows)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 6
+    assert all(key.startswith("model.") for key in ckpt["state_dict"])  # no duplicate copies of the weights
+
+
+def test_loss_decreases_on_real_text(make_cfg, tmp_path):
+    recorder = LossRecorder()
+    train(make_cfg("trainer.max_steps=30", "optim.lr=2e-3", run_dir=tmp_path / "run"), callbacks=[recorder])
+    assert recorder.mean(range(26, 31)) < recorder.mean([1]) - 0.4
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(make_cfg, tmp_path):
+    # 3 optimizer steps per epoch, so the crash at step 4 lands inside the second epoch
+    common = ["trainer.max_steps=8", "data.samples_per_epoch=24", "train.checkpoint_every_n_steps=1"]
+    full = LossRecorder()
+    train(make_cfg(*common, run_dir=tmp_path / "full"), callbacks=[full])
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(make_cfg(*common, run_dir=tmp_path / "interrupted"), callbacks=[Interrupt(at=4)])
+    assert (tmp_path / "interrupted" / "checkpoints" / "on_exception.ckpt").is_file()
+
+    resumed = LossRecorder()
+    train(make_cfg(*common, run_dir=tmp_path / "interrupted"), callbacks=[resumed])  # ckpt_path=auto
+    assert sorted({step for step, _ in resumed.losses}) == [5, 6, 7, 8]
+    assert resumed.losses == full.losses[-len(resumed.losses) :]  # bit-identical: same batches, masks, dropout
+
+
+def test_init_from_exported_hf_directory(make_cfg, tmp_path):
+    pytest.importorskip("transformers")
+    from xlmr_lit.export import export
+
+    first = tmp_path / "first"
+    train(make_cfg(run_dir=first))
+    export(first / "checkpoints" / "last.ckpt", tmp_path / "hf")
+    second = tmp_path / "second"
+    recorder = LossRecorder()
+    train(make_cfg("trainer.max_steps=1", f"model.init=hf:{tmp_path / 'hf'}", run_dir=second), callbacks=[recorder])
+    assert (second / "tokenizer" / "sentencepiece.bpe.model").read_bytes() == (tmp_path / "hf" / "sentencepiece.bpe.model").read_bytes()
+    fresh = LossRecorder()
+    train(make_cfg("trainer.max_steps=1", run_dir=tmp_path / "fresh"), callbacks=[fresh])
+    assert recorder.mean([1]) < fresh.mean([1])  # starts from the trained weights
+
+
+def test_bad_batch_arithmetic_is_explained(make_cfg):
+    with pytest.raises(ValueError, match=r"train.global_batch_size=10 is not a multiple of data.micro_batch_size=4"):
+        train(make_cfg("train.global_batch_size=10"))
+
+
+def test_wandb_offline_run_is_written(make_cfg, tmp_path):
+    pytest.importorskip("wandb")
+    run_dir = tmp_path / "run"
+    train(make_cfg("logger.wandb.mode=offline", "trainer.max_steps=2", "logger.wandb.group=g", run_dir=run_dir))
+    offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
+
+
+def run_cli(args: list[str], env: dict, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    from tests.conftest import TINY
+
+    overrides = [o for o in TINY if not o.startswith(("data.languages", "logger.wandb.mode"))]
+    return subprocess.run(
+        [sys.executable, "-m", "xlmr_lit.train", *args, *overrides],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_cli_multirun_over_alpha(cli_env, tmp_path):
+    proc = run_cli(["-m", "data.alpha=0.3,1.0", "trainer.max_steps=2"], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted(tmp_path.glob("multirun/*/*/*/config_resolved.yaml"))
+    assert len(runs) == 2
+    assert {"alpha: 0.3" in r.read_text() for r in runs} == {True, False}
+
+
+def test_cli_rejects_unknown_size_name(cli_env, tmp_path):
+    proc = run_cli(["model=gigantic"], cli_env, tmp_path)
+    assert proc.returncode != 0
+    assert "Could not find 'model/gigantic'" in proc.stderr and "tiny" in proc.stderr
+
+
+EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[1] / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_through_multirun(experiment, cli_env, tmp_path):
+    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2"], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt"))
+
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from hydra import compose, initialize_config_dir
+    from pytorch_lightning.callbacks import Callback
+    from xlmr_lit.train import CONF_DIR, train
+
+    class Record(Callback):
+        def __init__(self):
+            self.rows = []
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self.rows.append([trainer.global_step, trainer.current_epoch, batch["position"].tolist()])
+
+        def on_train_end(self, trainer, pl_module):
+            out = f"{sys.argv[1]}/rank{trainer.global_rank}.json"
+            json.dump({"rows": self.rows, "world": trainer.world_size, "accumulate": trainer.accumulate_grad_batches}, open(out, "w"))
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=sys.argv[2:])
+    train(cfg, callbacks=[Record()])
+    """
+)
+
+
+def test_ddp_ranks_and_workers_read_different_blocks(cache_dir, tmp_path):
+    from tests.conftest import TINY
+
+    script = tmp_path / "ddp_run.py"
+    script.write_text(DDP_SCRIPT)
+    overrides = [
+        *TINY, f"paths.cache_dir={cache_dir}", f"paths.run_dir={tmp_path / 'run'}",
+        "trainer=ddp", "trainer.accelerator=cpu", "trainer.precision=32-true", "trainer.devices=2",
+        "trainer.enable_progress_bar=false", "trainer.max_steps=6", "data.num_workers=2",
+        "data.micro_batch_size=2", "train.global_batch_size=8", "data.samples_per_epoch=24",
+    ]
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), *overrides],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    ranks = [json.load(open(tmp_path / f"rank{r}.json")) for r in range(2)]
+    assert ranks[0]["world"] == 2 and ranks[0]["accumulate"] == 2  # 8 = 2 ranks x 2 sequences x 2 passes
+    per_step: dict[int, int] = {}
+    per_epoch: dict[int, list[int]] = {}
+    for rank in ranks:
+        for step, epoch, positions in rank["rows"]:
+            per_step[step] = per_step.get(step, 0) + len(positions)
+            per_epoch.setdefault(epoch, []).extend(positions)
+    assert set(per_step.values()) == {8}  # the effective batch is train.global_batch_size
+    for epoch, positions in per_epoch.items():
+        assert sorted(positions) == list(range(24)), epoch  # each block once per epoch across ranks and workers
