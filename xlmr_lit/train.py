@@ -14,6 +14,7 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
+from xlmr_lit.hub_corpus import materialize_hub_corpus
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
@@ -31,6 +32,18 @@ def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpu
         spm_path = Path(cfg.tokenizer.spm_path).expanduser()
     corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
     languages = resolve_languages(cfg.data.languages, cfg.language_sets)
+    if cfg.data.hub.dataset:
+        hub = cfg.data.hub
+        corpus_dir = materialize_hub_corpus(
+            hub.dataset,
+            languages,
+            Path(cfg.paths.cache_dir).expanduser(),
+            config=hub.config,
+            config_map=dict(hub.config_map),
+            split=hub.split,
+            text_field=hub.text_field,
+            max_documents=hub.max_documents,
+        )
     languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
     return prepare_corpus(
         corpus_dir,
