@@ -73,3 +73,31 @@ def test_initialisation_and_tying():
 def test_heads_must_divide_width():
     with pytest.raises(ValueError, match="hidden_size=100 is not divisible by model.num_attention_heads=3"):
         XLMRConfig(hidden_size=100, num_attention_heads=3)
+
+
+@pytest.mark.parametrize(
+    "ours_cls, hf_cls, num_labels",
+    [
+        ("XLMRForSequenceClassification", "XLMRobertaForSequenceClassification", 3),
+        ("XLMRForSequenceClassification", "XLMRobertaForSequenceClassification", 1),
+        ("XLMRForTokenClassification", "XLMRobertaForTokenClassification", 9),
+        ("XLMRForQuestionAnswering", "XLMRobertaForQuestionAnswering", 2),
+    ],
+)
+def test_task_heads_match_transformers(ours_cls, hf_cls, num_labels):
+    import xlmr_lit.model as ours_module
+
+    hf_config = transformers.XLMRobertaConfig(
+        **TINY, max_position_embeddings=40, type_vocab_size=1, pad_token_id=1, layer_norm_eps=1e-5, num_labels=num_labels
+    )
+    torch.manual_seed(0)
+    hf = getattr(transformers, hf_cls)(hf_config).eval()
+    ours = getattr(ours_module, ours_cls)(XLMRConfig(**TINY, max_position_embeddings=40), num_labels).eval()
+    state = {k: v for k, v in hf.state_dict().items() if not k.startswith("roberta.pooler")}
+    ours.load_state_dict(state, strict=True)
+    ids, mask = padded_batch()
+    with torch.no_grad():
+        out = hf(input_ids=ids, attention_mask=mask)
+        got = ours(ids, mask)
+    expected = out.logits if hasattr(out, "logits") else torch.stack([out.start_logits, out.end_logits], -1)
+    assert (got - expected).abs().max() <= 1e-5

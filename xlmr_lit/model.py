@@ -164,30 +164,29 @@ class LMHead(nn.Module):
         return F.linear(x, self.decoder.weight, self.bias)  # (..., V)
 
 
+def init_weights(module: nn.Module, std: float) -> None:
+    """N(0, std) for weights, zeros for biases and the padding row, (1, 0) for LayerNorm."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=std)
+        if module.padding_idx is not None:
+            module.weight.data[module.padding_idx].zero_()
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class XLMRForMaskedLM(nn.Module):
     def __init__(self, config: XLMRConfig):
         super().__init__()
         self.config = config
         self.roberta = XLMRModel(config)
         self.lm_head = LMHead(config)
+        self.apply(lambda m: init_weights(m, config.initializer_range))
         self.lm_head.decoder.weight = self.roberta.embeddings.word_embeddings.weight
-        self.apply(self._init_weights)
-
-    def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if module is self.lm_head.decoder:
-            return  # its weight is the word embedding matrix, initialised (with a zero pad row) as such
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=std)
-            if module.padding_idx is not None:
-                module.weight.data[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
 
     def forward(
         self,
@@ -217,6 +216,64 @@ class XLMRForMaskedLM(nn.Module):
         return n
 
 
+class ClassificationHead(nn.Module):
+    """<s> features -> dropout -> dense -> tanh -> dropout -> out_proj (HF `classifier.dense/out_proj`)."""
+
+    def __init__(self, config: XLMRConfig, num_labels: int):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.out_proj = nn.Linear(config.hidden_size, num_labels)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden[:, 0])  # (B, H): the <s> token
+        x = self.dropout(torch.tanh(self.dense(x)))
+        return self.out_proj(x)  # (B, num_labels)
+
+
+class XLMRForSequenceClassification(nn.Module):
+    """Sentence(-pair) classification; num_labels=1 is regression (STS-B)."""
+
+    def __init__(self, config: XLMRConfig, num_labels: int):
+        super().__init__()
+        self.config, self.num_labels = config, num_labels
+        self.roberta = XLMRModel(config)
+        self.classifier = ClassificationHead(config, num_labels)
+        self.apply(lambda m: init_weights(m, config.initializer_range))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classifier(self.roberta(input_ids, attention_mask))  # (B, num_labels)
+
+
+class XLMRForTokenClassification(nn.Module):
+    """Per-token labels (NER): dropout -> linear (HF `classifier`), no CRF."""
+
+    def __init__(self, config: XLMRConfig, num_labels: int):
+        super().__init__()
+        self.config, self.num_labels = config, num_labels
+        self.roberta = XLMRModel(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, num_labels)
+        self.apply(lambda m: init_weights(m, config.initializer_range))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classifier(self.dropout(self.roberta(input_ids, attention_mask)))  # (B, T, num_labels)
+
+
+class XLMRForQuestionAnswering(nn.Module):
+    """Extractive QA: linear(H, 2) (HF `qa_outputs`) -> start and end logits."""
+
+    def __init__(self, config: XLMRConfig, num_labels: int = 2):
+        super().__init__()
+        self.config, self.num_labels = config, 2
+        self.roberta = XLMRModel(config)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.apply(lambda m: init_weights(m, config.initializer_range))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.qa_outputs(self.roberta(input_ids, attention_mask))  # (B, T, 2): start, end
+
+
 def flops_per_token(config: XLMRConfig, seq_len: int, mask_prob: float = 0.15) -> float:
     """Forward FLOPs per input token: 2 x body params + attention scores + LM head on masked tokens."""
     H, L = config.hidden_size, config.num_hidden_layers
@@ -226,4 +283,13 @@ def flops_per_token(config: XLMRConfig, seq_len: int, mask_prob: float = 0.15) -
     return 2 * (body + attention + head)
 
 
-__all__ = ["XLMRConfig", "XLMRModel", "XLMRForMaskedLM", "position_ids_from_input_ids", "flops_per_token"]
+__all__ = [
+    "XLMRConfig",
+    "XLMRModel",
+    "XLMRForMaskedLM",
+    "XLMRForSequenceClassification",
+    "XLMRForTokenClassification",
+    "XLMRForQuestionAnswering",
+    "position_ids_from_input_ids",
+    "flops_per_token",
+]
