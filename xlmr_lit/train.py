@@ -112,7 +112,16 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
     return loggers
 
 
-def train(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
+def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
+    """Pretraining (task=pretrain, the default); any other task fine-tunes (xlmr_lit/finetune.py)."""
+    if cfg.task.name != "pretrain":
+        from xlmr_lit.finetune import finetune
+
+        return finetune(cfg, callbacks)
+    return pretrain(cfg, callbacks)
+
+
+def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -202,9 +211,9 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str,
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     results = train(cfg)
-    return results["val/loss"]
+    return results["val/loss"] if isinstance(results, dict) else None  # the value Hydra sweepers optimise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,128 @@
+"""`finetune(cfg)`: fine-tune a pretrained encoder on a benchmark and report per-language scores.
+
+Selected with `task=<name>` on the `xlmr-train` entry point. Each task module under
+`xlmr_lit/tasks/` provides `load_splits`, `featurize`, `score` and its LightningModule class.
+"""
+
+import dataclasses
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+
+from xlmr_lit.convert import load_pretrained, load_state_dict_checked
+from xlmr_lit.corpus import resolve_languages
+from xlmr_lit.results import format_table, selection_rows, write_rows
+from xlmr_lit.tasks import udhr_continuation
+from xlmr_lit.prepare import file_sha256
+from xlmr_lit.tasks.features import cached_features, eval_loader, train_loader
+from xlmr_lit.tokenizer import XLMRTokenizer
+
+log = logging.getLogger(__name__)
+
+TASKS = {"udhr_continuation": udhr_continuation}
+
+
+class FineTuneDataModule(pl.LightningDataModule):
+    """Cached features for the training set and every (split, language) evaluation set."""
+
+    def __init__(self, train_set, eval_sets: list, batch_size: int, eval_batch_size: int, seed: int, num_workers: int):
+        super().__init__()
+        self.train_set, self.eval_sets = train_set, eval_sets
+        self.batch_size, self.eval_batch_size, self.seed, self.num_workers = batch_size, eval_batch_size, seed, num_workers
+
+    def train_dataloader(self):
+        return train_loader(self.train_set, self.batch_size, self.seed, self.num_workers)
+
+    def val_dataloader(self):
+        return [eval_loader(ds, self.eval_batch_size, self.num_workers) for ds in self.eval_sets]
+
+
+def finetune(cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: list | None = None) -> list[dict]:
+    from xlmr_lit.train import build_loggers, resume_checkpoint
+
+    t = cfg.task
+    if t.name not in TASKS:
+        raise ValueError(f"task={t.name!r} is not a fine-tuning task; known: pretrain, {', '.join(TASKS)}")
+    if not cfg.model.init:
+        raise ValueError(
+            f"task={t.name} fine-tunes a pretrained encoder: set model.init= to one of our checkpoints "
+            f"(outputs/.../checkpoints/best.ckpt), hf:<dir or hub id> or fairseq:<dir>"
+        )
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    config, state_dict, spm_path = load_pretrained(cfg.model.init)
+    spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
+    spm_copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(spm_path, spm_copy)
+    tokenizer = XLMRTokenizer(spm_copy)
+
+    task = TASKS[t.name]
+    languages = resolve_languages(t.languages, cfg.language_sets)
+    splits = task.load_splits(t, languages, cfg.seed)
+    cache_dir = Path(cfg.paths.cache_dir).expanduser()
+    base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length}
+
+    def features(name: str, examples: list):
+        if not examples:
+            raise ValueError(f"task={t.name}: the {name} set is empty (check the files or task.languages)")
+        return cached_features({**base_spec, "set": name, "n": len(examples)}, cache_dir,
+                               lambda: task.featurize(examples, tokenizer, splits.labels, t.max_length))
+
+    train_set = features(f"train[{t.setting}]", splits.train)
+    eval_names = list(splits.evals)
+    eval_sets = [features(f"{split}/{lang}", splits.evals[(split, lang)]) for split, lang in eval_names]
+    datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers)
+    log.info(f"{t.name} ({t.setting}): {len(train_set)} training examples, eval sets: "
+             + ", ".join(f"{s}/{l}={len(d)}" for (s, l), d in zip(eval_names, eval_sets)))
+
+    model_config = dataclasses.replace(
+        config, hidden_dropout_prob=cfg.model.hidden_dropout_prob,
+        attention_probs_dropout_prob=cfg.model.attention_probs_dropout_prob,
+    )
+    total_steps = t.epochs * math.ceil(len(train_set) / t.batch_size)
+    module = task.MODULE(
+        model_config=vars(model_config), labels=splits.labels, eval_sets=eval_names, metric=splits.metric,
+        lr=t.lr, weight_decay=t.weight_decay, warmup_ratio=t.warmup_ratio, total_steps=total_steps,
+        score_fn=task.score,
+    )
+    load_state_dict_checked(
+        module.model, state_dict, cfg.model.init,
+        allow_missing=("classifier.", "qa_outputs."),
+        allow_unexpected=("roberta.pooler.", "roberta.embeddings.position_ids", "lm_head."),
+    )
+
+    checkpoint_dir = run_dir / "checkpoints"
+    checkpointing = ModelCheckpoint(
+        dirpath=checkpoint_dir, filename="best", monitor=f"dev/avg_{splits.metric}", mode="max",
+        save_last=True, enable_version_counter=False,
+    )
+    trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_args.update(max_steps=-1, max_epochs=t.epochs)
+    trainer = pl.Trainer(
+        **trainer_args,
+        check_val_every_n_epoch=1,
+        logger=loggers if loggers is not None else build_loggers(cfg, run_dir),
+        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or [])],
+        default_root_dir=run_dir,
+    )
+    trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+
+    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language")}
+    rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
+    if trainer.is_global_zero:
+        path = write_rows(rows, run_dir)
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_table"):
+                columns = list(rows[0]) if rows else []
+                logger.log_table("results", columns=columns, data=[[r[c] for c in columns] for r in rows])
+        print(format_table([{**r, "run": run_dir.name} for r in rows], split="test"))
+        print(f"results: {path}\nrun directory: {run_dir}")
+    return rows

@@ -1,0 +1,154 @@
+"""Fine-tuning LightningModules: scores every (split, language) evaluation set after each epoch.
+
+The per-epoch scores (`history`) are what model selection reads: `single` picks one epoch by the
+average dev score over languages, `per_language` picks each language's best dev epoch.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from xlmr_lit.masked_lm_module import linear_warmup_decay
+from xlmr_lit.model import XLMRConfig, XLMRForSequenceClassification, XLMRForTokenClassification
+
+
+class FineTuneModule(pl.LightningModule):
+    def __init__(
+        self,
+        model_config: dict,
+        labels: list[str],
+        eval_sets: list[tuple[str, str]],
+        metric: str,
+        lr: float = 2e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        total_steps: int = 1000,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.eval_sets = [tuple(s) for s in eval_sets]
+        self.labels = list(labels)
+        self.history: list[dict] = []  # per validation epoch: {"epoch", "scores": {"split/lang": {metric: value}}}
+        self._collected: dict[int, list] = defaultdict(list)
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": self.hparams.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=self.hparams.lr, betas=(0.9, 0.98), eps=1e-6)
+        warmup = int(self.hparams.warmup_ratio * self.hparams.total_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(max(warmup, 1), self.hparams.total_steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._collected[dataloader_idx].append(self.collect(batch))
+
+    def on_validation_epoch_end(self) -> None:
+        scores = {}
+        for idx, (split, lang) in enumerate(self.eval_sets):
+            parts = self._collected.pop(idx, [])
+            if parts:
+                scores[f"{split}/{lang}"] = self.score(idx, parts)
+        self._collected.clear()
+        if not scores or self.trainer.sanity_checking:
+            return
+        flat = {f"{name}/{metric}": value for name, values in scores.items() for metric, value in values.items()}
+        dev = [v[self.hparams.metric] for name, v in scores.items() if name.startswith("dev/")]
+        if dev:
+            flat[f"dev/avg_{self.hparams.metric}"] = sum(dev) / len(dev)
+        self.log_dict(flat, sync_dist=False)
+        self.history.append({"epoch": self.current_epoch, "step": self.global_step, "scores": scores})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["score_history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = checkpoint.get("score_history", [])
+
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.trainer.world_size == 1:
+            return tensor
+        return self.all_gather(tensor).flatten(0, 1)
+
+    # subclasses: collect(batch) -> what score needs; score(eval index, collected parts) -> {metric: value}
+    def collect(self, batch: dict):
+        raise NotImplementedError
+
+    def score(self, idx: int, parts: list) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class SequenceClassificationModule(FineTuneModule):
+    """Sentence-pair classification (XNLI, GLUE, the bundled pair task); one label = regression."""
+
+    def __init__(self, *args, score_fn: Callable | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.score_fn = score_fn
+        num_labels = max(len(self.labels), 1)
+        self.model = XLMRForSequenceClassification(XLMRConfig(**self.hparams.model_config), num_labels)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if not self.labels:
+            return F.mse_loss(logits.squeeze(-1), labels)
+        return F.cross_entropy(logits, labels)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        logits = self.model(batch["input_ids"], batch["attention_mask"])
+        loss = self.loss(logits, batch["label"])
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def collect(self, batch: dict):
+        logits = self.model(batch["input_ids"], batch["attention_mask"])
+        preds = logits.squeeze(-1) if not self.labels else logits.argmax(-1)
+        return batch["index"], preds.float(), batch["label"].float()
+
+    def score(self, idx: int, parts: list) -> dict[str, float]:
+        index, preds, gold = (self.gather(torch.cat(p)) for p in zip(*parts))
+        order = _unique_order(index)
+        return self.score_fn(preds[order].cpu().numpy(), gold[order].cpu().numpy())
+
+
+class TokenClassificationModule(FineTuneModule):
+    """NER: a label on the first sub-token of each word, the others ignored; no CRF."""
+
+    def __init__(self, *args, score_fn: Callable | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.score_fn = score_fn
+        self.model = XLMRForTokenClassification(XLMRConfig(**self.hparams.model_config), len(self.labels))
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        logits = self.model(batch["input_ids"], batch["attention_mask"])  # (B, T, num_labels)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def collect(self, batch: dict):
+        preds = self.model(batch["input_ids"], batch["attention_mask"]).argmax(-1)
+        return batch["index"], preds, batch["labels"]
+
+    def score(self, idx: int, parts: list) -> dict[str, float]:
+        gold_tags, pred_tags = [], []
+        seen = set()
+        for index, preds, labels in parts:
+            for i, p, g in zip(index.tolist(), preds, labels):
+                if i in seen:
+                    continue
+                seen.add(i)
+                keep = g.ne(-100)
+                gold_tags.append([self.labels[t] for t in g[keep].tolist()])
+                pred_tags.append([self.labels[t] for t in p[keep].tolist()])
+        return self.score_fn(gold_tags, pred_tags)
+
+
+def _unique_order(index: torch.Tensor) -> torch.Tensor:
+    """Positions of each example index once, in index order (DDP samplers repeat a few)."""
+    order = torch.argsort(index, stable=True)
+    keep = torch.ones_like(order, dtype=torch.bool)
+    keep[1:] = index[order][1:] != index[order][:-1]
+    return order[keep]

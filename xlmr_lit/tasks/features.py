@@ -1,0 +1,131 @@
+"""Examples -> token ids, cached as Arrow datasets, and the loaders that batch them.
+
+Features are cached under `<cache_dir>/features/<key>` (HF `datasets` Arrow files), keyed by
+the source files, the SentencePiece model and the settings, and reused across runs.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from xlmr_lit.prepare import atomic_dir, cache_key
+from xlmr_lit.tokenizer import EOS_ID, PAD_ID, XLMRTokenizer
+
+
+@dataclass
+class SentencePair:
+    text_a: str
+    text_b: str | None
+    label: str | float
+    language: str
+
+
+@dataclass
+class TaskSplits:
+    """What a fine-tuning task provides: training examples and evaluation sets by (split, language)."""
+
+    labels: list[str]  # empty for regression
+    train: list
+    evals: dict[tuple[str, str], list]
+    metric: str  # the dev metric that model selection maximises
+    sources: dict = field(default_factory=dict)  # what the examples were read from, for cache keys
+
+
+def cached_features(spec: dict, cache_dir: Path, build: Callable[[], dict[str, list]]):
+    """An Arrow dataset of features: loaded from the cache, or built with `build()` and saved."""
+    import datasets
+
+    final = cache_dir / "features" / cache_key(spec)
+    if not (final / "dataset_info.json").is_file():
+        with atomic_dir(final) as scratch:
+            datasets.Dataset.from_dict(build()).save_to_disk(str(scratch))
+    return datasets.load_from_disk(str(final))
+
+
+def encode_pair(tokenizer: XLMRTokenizer, a: str, b: str | None, max_length: int) -> list[int]:
+    """`<s> A </s></s> B </s>`, truncating the longer text first to fit max_length."""
+    ids_a = tokenizer.encode(a)[1:-1]
+    ids_b = tokenizer.encode(b)[1:-1] if b is not None else None
+    specials = 2 if ids_b is None else 4
+    budget = max_length - specials
+    if ids_b is None:
+        ids_a = ids_a[:budget]
+        return [tokenizer.bos_id, *ids_a, EOS_ID]
+    while len(ids_a) + len(ids_b) > budget:
+        if len(ids_a) >= len(ids_b):
+            ids_a = ids_a[:-1]
+        else:
+            ids_b = ids_b[:-1]
+    return [tokenizer.bos_id, *ids_a, EOS_ID, EOS_ID, *ids_b, EOS_ID]
+
+
+class LengthGroupedSampler(Sampler):
+    """Evaluation order by length, longest first, so batches carry little padding."""
+
+    def __init__(self, lengths):
+        self.order = np.argsort(-np.asarray(lengths), kind="stable").tolist()
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self):
+        return iter(self.order)
+
+
+def pad_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
+    """Pad `input_ids` (and per-token `labels` if present) to the longest row."""
+    longest = max(len(r["input_ids"]) for r in rows)
+    input_ids = torch.full((len(rows), longest), PAD_ID, dtype=torch.long)
+    batch: dict[str, torch.Tensor] = {}
+    token_labels = "token_labels" in rows[0]
+    if token_labels:
+        batch["labels"] = torch.full((len(rows), longest), -100, dtype=torch.long)
+    for i, r in enumerate(rows):
+        input_ids[i, : len(r["input_ids"])] = torch.as_tensor(r["input_ids"])
+        if token_labels:
+            batch["labels"][i, : len(r["token_labels"])] = torch.as_tensor(r["token_labels"])
+    batch["input_ids"] = input_ids
+    batch["attention_mask"] = input_ids.ne(PAD_ID).long()
+    batch["index"] = torch.tensor([r["index"] for r in rows])
+    if "label" in rows[0]:
+        dtype = torch.float if isinstance(rows[0]["label"], float) else torch.long
+        batch["label"] = torch.tensor([r["label"] for r in rows], dtype=dtype)
+    return batch
+
+
+def train_loader(dataset, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        collate_fn=pad_collate,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def eval_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=LengthGroupedSampler([len(x) for x in dataset["input_ids"]]),
+        collate_fn=pad_collate,
+        num_workers=num_workers,
+    )
+
+
+def featurize_pairs(examples: list[SentencePair], tokenizer: XLMRTokenizer, labels: list[str], max_length: int) -> dict:
+    label_ids = {label: i for i, label in enumerate(labels)}
+    return {
+        "input_ids": [encode_pair(tokenizer, e.text_a, e.text_b, max_length) for e in examples],
+        "label": [label_ids[e.label] if labels else float(e.label) for e in examples],
+        "index": list(range(len(examples))),
+    }
+
+
+def accuracy_score(preds: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    return {"accuracy": float((preds == gold).mean())}
