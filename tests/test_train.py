@@ -194,3 +194,14 @@ def test_ddp_ranks_and_workers_read_different_blocks(cache_dir, tmp_path):
     assert set(per_step.values()) == {8}  # the effective batch is train.global_batch_size
     for epoch, positions in per_epoch.items():
         assert sorted(positions) == list(range(24)), epoch  # each block once per epoch across ranks and workers
+
+
+@pytest.mark.parametrize("devices, expected", [(2, 2), ([0, 1, 3], 3), ("4", 4), ("auto", 1)])
+def test_device_count_for_gradient_accumulation(devices, expected):
+    from omegaconf import OmegaConf
+
+    from xlmr_lit.train import gradient_accumulation, num_devices
+
+    n = num_devices(OmegaConf.create({"devices": devices, "accelerator": "cpu"}))
+    assert n == expected
+    assert gradient_accumulation(96, 4, n) == 96 // (4 * expected)

@@ -86,6 +86,22 @@ def gradient_accumulation(global_batch: int, micro_batch: int, world_size: int) 
     return global_batch // per_pass
 
 
+def num_devices(trainer_cfg: DictConfig) -> int:
+    """Processes per node that `pl.Trainer(devices=...)` will start: an int, a list of ids, or auto / -1."""
+    devices = trainer_cfg.devices
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    if OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
+        return len(devices)
+    if str(devices).isdigit():
+        return int(devices)
+    if trainer_cfg.accelerator in ("gpu", "cuda", "auto"):
+        import torch
+
+        return max(torch.cuda.device_count(), 1)
+    return 1
+
+
 def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
     """`auto`: the newest of last.ckpt / on_exception.ckpt in this run's checkpoint dir, if any."""
     if ckpt_path != "auto":
@@ -134,7 +150,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     shutil.copyfile(corpus.tokenizer_path, spm_copy)
     tokenizer = XLMRTokenizer(spm_copy)
 
-    world_size = cfg.trainer.devices * cfg.trainer.num_nodes if isinstance(cfg.trainer.devices, int) else 1
+    world_size = num_devices(cfg.trainer) * cfg.trainer.num_nodes
     accumulate = gradient_accumulation(cfg.train.global_batch_size, cfg.data.micro_batch_size, world_size)
     datamodule = MaskedLMDataModule(
         corpus,
