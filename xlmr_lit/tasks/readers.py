@@ -1,7 +1,8 @@
 """Readers for the fine-tuning benchmarks' files (XNLI, CoNLL NER, PAN-X, SQuAD-style QA, GLUE).
 
 Every reader returns a `Records` list of small dataclasses. A malformed item raises
-`DataFormatError` naming the file, the line (1-based) or question id, and what was expected.
+`DataFormatError` naming the file, the line (1-based) or question id, and what was expected
+(undecodable bytes raise UnicodeDecodeError, with the file and line in its message).
 With `skip_bad=True` a malformed *item* is skipped instead: the reader logs a warning and
 keeps the errors in `records.skipped`, so nothing disappears without a trace. Problems with
 a whole file (empty file, unknown header, no items at all) raise in both modes.
@@ -13,7 +14,6 @@ quote characters that are part of the text.
 import json
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,12 @@ class DataFormatError(ValueError):
     def __init__(self, path, message: str, line: int | None = None):
         self.path = str(path)
         self.line = line
+        self.message = message
         where = self.path if line is None else f"{self.path}, line {line}"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # picklable although __init__ does not take the formatted message
+        return type(self), (self.path, self.message, self.line)
 
 
 class Records(list):
@@ -93,14 +97,29 @@ class _Collector:
         return Records(self.items, self.skipped)
 
 
+def _lines(path, encoding: str = "utf-8"):
+    """(line number, text without the line end) for each line, decoded one at a time so that
+    a decoding error can name its line."""
+    with open(path, "rb") as f:
+        # Only \n ends a line: a stray carriage return inside a text must not split it.
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as e:
+                # Still a UnicodeDecodeError, so that callers can retry with another encoding.
+                hint = "; the original CoNLL-2003 German files are latin-1" if encoding == "utf-8" else ""
+                where = f"{path}, line {number}: not {encoding} text, pass the file's encoding{hint}"
+                raise UnicodeDecodeError(e.encoding, e.object, e.start, e.end, f"{e.reason} ({where})") from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            yield number, line.rstrip("\n").rstrip("\r")
+
+
 def _tsv_rows(path):
     """(line number, fields) for each non-blank line, split on tabs with no quoting."""
-    # newline="\n": a stray carriage return inside a text must not end the line.
-    with open(path, encoding="utf-8-sig", newline="\n") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n").rstrip("\r")
-            if line.strip():
-                yield number, line.split("\t")
+    for number, line in _lines(path):
+        if line.strip():
+            yield number, line.split("\t")
 
 
 def _first_row(path) -> tuple[int, list[str]]:
@@ -111,7 +130,8 @@ def _first_row(path) -> tuple[int, list[str]]:
 
 _FILE_LANGUAGE = [
     re.compile(r"\.([a-z]{2,3})\.tsv$"),  # XNLI-MT multinli.train.fr.tsv
-    re.compile(r"[-_]([a-z]{2,3})\.tsv$"),  # XTREME dev-fr.tsv, test-fr.tsv
+    re.compile(r"[-_]([a-z]{2,3})\.tsv$"),  # XTREME dev-fr.tsv, PAN-X dev-fr.tsv
+    re.compile(r"(?:^|[-_.])(eng|deu|esp|ned)\.(?:train|testa|testb)"),  # CoNLL eng.testa, esp.train
 ]
 _CONLL_FILE_LANGUAGE = {"eng": "en", "deu": "de", "esp": "es", "ned": "nl"}
 
@@ -120,10 +140,7 @@ def _language_from_file_name(path) -> str:
     name = Path(path).name.lower()
     for pattern in _FILE_LANGUAGE:
         if match := pattern.search(name):
-            return match.group(1)
-    for prefix, language in _CONLL_FILE_LANGUAGE.items():  # eng.testa, esp.train, ...
-        if name.startswith(prefix + ".") or f"-{prefix}." in name or f"{prefix}." in name.split("-")[-1]:
-            return language
+            return _CONLL_FILE_LANGUAGE.get(match.group(1), match.group(1))
     raise ValueError(f"{path}: cannot tell the language from the file name; pass language=")
 
 
@@ -143,7 +160,7 @@ def xnli_file_format(path) -> str:
         return "xnli-1.0"
     if tuple(first) == XNLI_MT_HEADER:
         return "xnli-mt"
-    if len(first) == 3 and first[2].strip() in NLI_LABELS + tuple(_XNLI_LABEL_ALIASES):
+    if len(first) == 3:
         return "xtreme"
     raise DataFormatError(
         path, f"unknown XNLI format: expected a header starting {XNLI_1_HEADER_START} (XNLI-1.0), "
@@ -258,53 +275,51 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
             out.items.append(TaggedSentence(tokens, iob1_to_iob2(tags) if scheme == "iob1" else tags, language))
         tokens, tags, sentence_error = [], [], None
 
-    with open(path, encoding=encoding, newline="\n") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                finish_sentence()
-                continue
-            fields = line.split("\t") if "\t" in line else [x for x in line.split(" ") if x]
-            if fields[0] == "-DOCSTART-":
-                finish_sentence()
-                continue
-            if sentence_error is not None:
-                continue
-            if expected_columns is None:
-                expected_columns = len(fields)
-                if expected_columns < 2:
-                    raise DataFormatError(path, "expected at least 2 columns (token ... tag), found 1", number)
-            token, tag = fields[0], fields[-1]
-            if len(fields) != expected_columns:
+    for number, line in _lines(path, encoding):
+        if not line.strip():
+            finish_sentence()
+            continue
+        fields = line.split("\t") if "\t" in line else [x for x in line.split(" ") if x]
+        if fields[0] == "-DOCSTART-":
+            finish_sentence()
+            continue
+        if sentence_error is not None:
+            continue
+        if expected_columns is None:
+            expected_columns = len(fields)
+            if expected_columns < 2:
+                raise DataFormatError(path, "expected at least 2 columns (token ... tag), found 1", number)
+        token, tag = fields[0], fields[-1].strip()
+        if len(fields) != expected_columns:
+            sentence_error = DataFormatError(
+                path, f"expected {expected_columns} columns like the file's first line, found {len(fields)}",
+                number)
+            continue
+        if prefixed is None:
+            prefixed = bool(_LANGUAGE_PREFIX.match(token)) and "\t" in line
+            if prefixed:
+                prefix_language = _LANGUAGE_PREFIX.match(token).group(1)
+                if language is not None and language != prefix_language:
+                    raise DataFormatError(
+                        path, f"tokens are prefixed {prefix_language!r} but language={language!r}", number)
+                language = prefix_language
+            elif language is None:
+                language = _language_from_file_name(path)
+        if prefixed:
+            if not token.startswith(language + ":") or len(token) == len(language) + 1:
                 sentence_error = DataFormatError(
-                    path, f"expected {expected_columns} columns like the file's first line, found {len(fields)}",
+                    path, f"expected a token prefixed {language + ':'!r} like the file's first, found {token!r}",
                     number)
                 continue
-            if prefixed is None:
-                prefixed = bool(_LANGUAGE_PREFIX.match(token)) and "\t" in line
-                if prefixed:
-                    prefix_language = _LANGUAGE_PREFIX.match(token).group(1)
-                    if language is not None and language != prefix_language:
-                        raise DataFormatError(
-                            path, f"tokens are prefixed {prefix_language!r} but language={language!r}", number)
-                    language = prefix_language
-                elif language is None:
-                    language = _language_from_file_name(path)
-            if prefixed:
-                if not token.startswith(language + ":") or len(token) == len(language) + 1:
-                    sentence_error = DataFormatError(
-                        path, f"expected a token prefixed {language + ':'!r} like the file's first, found {token!r}",
-                        number)
-                    continue
-                token = token[len(language) + 1:]
-            match = _TAG.match(tag)
-            if match is None or (match.group(2) is not None and allowed_types is not None
-                                 and match.group(2) not in allowed_types):
-                expected = "O, B-X or I-X" + (f" with X in {sorted(allowed_types)}" if allowed_types else "")
-                sentence_error = DataFormatError(path, f"unknown tag {tag!r}, expected {expected}", number)
-                continue
-            tokens.append(token)
-            tags.append(tag)
+            token = token[len(language) + 1:]
+        match = _TAG.match(tag)
+        if match is None or (match.group(2) is not None and allowed_types is not None
+                             and match.group(2) not in allowed_types):
+            expected = "O, B-X or I-X" + (f" with X in {sorted(allowed_types)}" if allowed_types else "")
+            sentence_error = DataFormatError(path, f"unknown tag {tag!r}, expected {expected}", number)
+            continue
+        tokens.append(token)
+        tags.append(tag)
     finish_sentence()
     return out.result("sentences")
 
