@@ -13,15 +13,8 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from xlmr_lit.prepare import atomic_dir, cache_key
+from xlmr_lit.tasks.readers import SentencePair
 from xlmr_lit.tokenizer import EOS_ID, PAD_ID, XLMRTokenizer
-
-
-@dataclass
-class SentencePair:
-    text_a: str
-    text_b: str | None
-    label: str | float
-    language: str
 
 
 @dataclass
