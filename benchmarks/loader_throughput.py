@@ -12,9 +12,12 @@ batch. The first batch (worker start-up) is excluded from the steady-state figur
     python benchmarks/loader_throughput.py --workers 0 --samples-per-epoch 5000 --profile
 """
 
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # prepare_corpus's progress bars
+
 import argparse
 import cProfile
-import os
 import platform
 import pstats
 import shutil

@@ -155,6 +155,7 @@ def main() -> None:
     )
     print(f"params: ours {n_params / 1e6:.1f}M, HF {n_params_hf / 1e6:.1f}M; AdamW lr 5e-4 (0.9, 0.98) eps 1e-6 wd 0.01")
     print(f"steps: {args.warmup} warm-up + {args.steps} timed per model, alternating ours/HF")
+    print("load average (1, 5, 15 min) before: %.2f %.2f %.2f" % os.getloadavg())
 
     times: dict[str, list[float]] = {name: [] for name in models}
     losses: dict[str, list[float]] = {name: [] for name in models}
@@ -169,6 +170,7 @@ def main() -> None:
                 losses[name].append(loss)
             print(f"  step {step:3d} {name:40s} {elapsed * 1000:9.1f} ms  loss {loss:.3f}" + (" (warm-up)" if step < args.warmup else ""), flush=True)
 
+    print("load average (1, 5, 15 min) after: %.2f %.2f %.2f" % os.getloadavg())
     print()
     print(f"{'model':42s} {'median step ms':>15s} {'min ms':>9s} {'max ms':>9s} {'tokens/s':>10s}")
     medians = {}
@@ -178,6 +180,7 @@ def main() -> None:
         print(f"{name:42s} {med * 1000:15.1f} {min(times[name]) * 1000:9.1f} {max(times[name]) * 1000:9.1f} {tokens / med:10.0f}")
     ours_name, hf_name = list(models)
     ratio = medians[hf_name] / medians[ours_name]
+    print(f"ratio of the fastest steps (less sensitive to other load on the machine): {min(times[hf_name]) / min(times[ours_name]):.2f}x")
     print()
     print(f"ratio ours/HF (tokens/s): {ratio:.2f}x")
 

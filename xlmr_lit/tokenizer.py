@@ -31,10 +31,10 @@ class XLMRTokenizer:
 
     def encode_lines(self, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of many lines without specials, concatenated (int32), and each line's length."""
-        encoded = self.sp.encode(lines)
+        encoded = self.sp.encode(lines, return_type="numpy")  # int32 arrays: no Python int per token
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        flat = np.fromiter((i for ids in encoded for i in ids), dtype=np.int32, count=int(lengths.sum()))
-        return self.pieces_to_ids(flat), lengths
+        flat = np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int32)
+        return self.pieces_to_ids(flat.astype(np.int32, copy=False)), lengths
 
     def encode(self, text: str, pair: str | None = None) -> list[int]:
         """`<s> A </s>` or, for a pair, `<s> A </s></s> B </s>`."""
