@@ -109,7 +109,7 @@ def test_wandb_offline_run_is_written(make_cfg, tmp_path):
 
 
 def run_cli(args: list[str], env: dict, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    from tests.conftest import TINY
+    from conftest import TINY
 
     overrides = [o for o in TINY if not o.startswith(("data.languages", "logger.wandb.mode"))]
     return subprocess.run(
@@ -168,7 +168,7 @@ DDP_SCRIPT = textwrap.dedent(
 
 
 def test_ddp_ranks_and_workers_read_different_blocks(cache_dir, tmp_path):
-    from tests.conftest import TINY
+    from conftest import TINY
 
     script = tmp_path / "ddp_run.py"
     script.write_text(DDP_SCRIPT)

@@ -17,14 +17,14 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCh
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.results import format_table, selection_rows, write_rows
-from xlmr_lit.tasks import udhr_continuation
+from xlmr_lit.tasks import udhr_continuation, glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
 from xlmr_lit.tasks.features import cached_features, eval_loader, train_loader
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
 
-TASKS = {"udhr_continuation": udhr_continuation}
+TASKS = {"udhr_continuation": udhr_continuation, "xnli": xnli, "glue": glue, "ner": ner, "qa": qa}
 
 
 class FineTuneDataModule(pl.LightningDataModule):
@@ -123,6 +123,7 @@ def finetune(cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: 
             if hasattr(logger, "log_table"):
                 columns = list(rows[0]) if rows else []
                 logger.log_table("results", columns=columns, data=[[r[c] for c in columns] for r in rows])
-        print(format_table([{**r, "run": run_dir.name} for r in rows], split="test"))
+        split = "test" if any(r["split"] == "test" for r in rows) else "dev"  # GLUE test labels are hidden
+        print(format_table([{**r, "run": run_dir.name} for r in rows], split=split))
         print(f"results: {path}\nrun directory: {run_dir}")
     return rows

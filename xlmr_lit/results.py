@@ -12,17 +12,22 @@ def select_epochs(history: list[dict], metric: str) -> dict[str, dict[str, int]]
     """Which validation round each language reports under each selection rule.
 
     single: the round with the best average dev `metric` over languages (the paper's recommendation);
-    per_language: for each language, the round with its own best dev `metric`.
+    per_language: for each language, the round with its own best dev `metric`. A language evaluated
+    without a dev set of its own (XQuAD, selected on SQuAD dev) reports the `single` round in both.
     """
     languages = sorted({name.split("/", 1)[1] for h in history for name in h["scores"] if name.startswith("dev/")})
+    evaluated = sorted({name.split("/", 1)[1] for h in history for name in h["scores"]})
 
     def dev(h, lang):
         return h["scores"].get(f"dev/{lang}", {}).get(metric, float("-inf"))
 
     best_round = max(range(len(history)), key=lambda i: sum(dev(history[i], lang) for lang in languages))
     return {
-        "single": {lang: best_round for lang in languages},
-        "per_language": {lang: max(range(len(history)), key=lambda i: dev(history[i], lang)) for lang in languages},
+        "single": {lang: best_round for lang in evaluated},
+        "per_language": {
+            lang: max(range(len(history)), key=lambda i: dev(history[i], lang)) if lang in languages else best_round
+            for lang in evaluated
+        },
     }
 
 

@@ -1,0 +1,157 @@
+"""Named entity recognition: CoNLL-2002 (es, nl), CoNLL-2003 (en, de), WikiANN/PAN-X (the rest).
+
+Labels are PER LOC ORG MISC in IOB2 (PAN-X has no MISC). Settings (`task.setting`):
+- train_en: train on English, evaluate every language (cross-lingual transfer);
+- train_each: train on `task.train_language` and evaluate it (a multirun over task.train_language);
+- train_all: train on the union of every language's training set, evaluate every language.
+A word's label sits on its first sub-token; the other sub-tokens are ignored (-100). Scores are
+entity-level F1 per language with conlleval's semantics.
+
+Files are read from `task.data_dir` with the per-language names of conf/task/ner.yaml; with
+`task.data_dir: null` they come from the HF hub.
+"""
+
+from pathlib import Path
+
+from xlmr_lit.finetune_module import TokenClassificationModule
+from xlmr_lit.tasks.features import TaskSplits
+from xlmr_lit.tasks.metrics import conll_f1
+from xlmr_lit.tasks.readers import NER_LABELS, TaggedSentence, read_conll
+from xlmr_lit.tokenizer import BOS_ID, EOS_ID, UNK_ID, XLMRTokenizer
+
+LABELS = ["O"] + [f"{prefix}-{entity}" for entity in NER_LABELS for prefix in ("B", "I")]
+SPLITS = ("train", "dev", "test")
+SETTINGS = ("train_en", "train_each", "train_all")
+IGNORED = -100
+
+# HF hub copies; CoNLL-2003 German is not redistributed, so it needs task.data_dir.
+HUB_CONLL = {"en": ("eriktks/conll2003", None), "es": ("eriktks/conll2002", "es"), "nl": ("eriktks/conll2002", "nl")}
+HUB_WIKIANN = "unimelb-nlp/wikiann"
+HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def language_files(task_cfg, lang: str) -> tuple[dict[str, Path], str]:
+    """The train/dev/test files of `lang` under task.data_dir, and their tagging scheme."""
+    data_dir = Path(task_cfg.data_dir).expanduser()
+    if lang in task_cfg.conll:
+        entry = task_cfg.conll[lang]
+        files = {split: data_dir / entry[split] for split in SPLITS}
+        scheme = entry.scheme
+    else:
+        files = {split: data_dir / task_cfg.panx[split].format(lang=lang) for split in SPLITS}
+        scheme = "iob2"
+    return files, scheme
+
+
+def read_language(path: Path, scheme: str, lang: str, skip_bad: bool) -> list[TaggedSentence]:
+    try:
+        return read_conll(path, scheme=scheme, language=lang, skip_bad=skip_bad)
+    except UnicodeDecodeError:
+        # the original CoNLL-2003 German files are latin-1; most copies are UTF-8
+        return read_conll(path, scheme=scheme, language=lang, encoding="latin-1", skip_bad=skip_bad)
+
+
+def read_from_files(task_cfg, lang: str, splits: list[str]) -> tuple[dict[str, list[TaggedSentence]], dict]:
+    files, scheme = language_files(task_cfg, lang)
+    missing = [str(files[split]) for split in splits if not files[split].is_file()]
+    if missing:
+        expected = "\n  ".join(str(files[split]) for split in splits)
+        raise FileNotFoundError(
+            f"task=ner: missing {lang} file(s) {missing}. Expected under task.data_dir={task_cfg.data_dir}:\n  "
+            f"{expected}\n(file names per language: task.conll.<lang>.{{train,dev,test}} and task.panx in "
+            f"conf/task/ner.yaml; task.data_dir=null reads the HF hub)"
+        )
+    sentences = {split: read_language(files[split], scheme, lang, task_cfg.skip_bad) for split in splits}
+    sources = {f"{lang}/{split}": [str(files[split]), files[split].stat().st_size] for split in splits}
+    return sentences, sources
+
+
+def read_from_hub(lang: str, splits: list[str]) -> tuple[dict[str, list[TaggedSentence]], dict]:
+    import datasets
+
+    if lang == "de":
+        raise FileNotFoundError("task=ner: CoNLL-2003 German is not on the HF hub; set task.data_dir to your copy "
+                                "of deu.train/deu.testa/deu.testb")
+    repo, name = HUB_CONLL.get(lang, (HUB_WIKIANN, lang))
+    sentences = {}
+    for split in splits:
+        rows = datasets.load_dataset(repo, name, split=HUB_SPLITS[split])
+        tag_names = rows.features["ner_tags"].feature.names  # hub copies are IOB2 with integer tags
+        sentences[split] = [
+            TaggedSentence(list(row["tokens"]), [tag_names[t] for t in row["ner_tags"]], lang)
+            for row in rows if row["tokens"]
+        ]
+    sources = {f"{lang}/{split}": "/".join(["hf:" + repo, *([name] if name else []), HUB_SPLITS[split]])
+               for split in splits}
+    return sentences, sources
+
+
+def read_sentences(task_cfg, lang: str, splits: list[str]) -> tuple[dict[str, list[TaggedSentence]], dict]:
+    if task_cfg.data_dir is None:
+        return read_from_hub(lang, splits)
+    return read_from_files(task_cfg, lang, splits)
+
+
+def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
+    setting = task_cfg.setting
+    if setting not in SETTINGS:
+        raise ValueError(f"task.setting={setting!r}; expected one of {', '.join(SETTINGS)}")
+    if setting == "train_en":
+        train_languages, eval_languages = ["en"], languages
+    elif setting == "train_each":
+        train_languages = eval_languages = [task_cfg.train_language]
+    else:
+        train_languages, eval_languages = languages, languages
+
+    train, evals, sources = [], {}, {}
+    for lang in dict.fromkeys([*train_languages, *eval_languages]):
+        wanted = (["train"] if lang in train_languages else []) + (["dev", "test"] if lang in eval_languages else [])
+        sentences, lang_sources = read_sentences(task_cfg, lang, wanted)
+        sources.update(lang_sources)
+        train += sentences.get("train", [])
+        for split in ("dev", "test"):
+            if split in sentences:
+                evals[(split, lang)] = sentences[split]
+    return TaskSplits(labels=LABELS, train=train, evals=evals, metric="f1", sources=sources)
+
+
+# --------------------------------------------------------------------------------------------
+# features
+
+
+def align_labels(word_pieces: list[list[int]], tags: list[str], label_ids: dict[str, int],
+                 max_length: int) -> tuple[list[int], list[int]]:
+    """`<s> pieces </s>` and per-token labels: each word's tag on its first piece, -100 elsewhere.
+
+    At most max_length tokens: the words that do not fit are dropped.
+    """
+    input_ids, token_labels = [BOS_ID], [IGNORED]
+    for pieces, tag in zip(word_pieces, tags):
+        pieces = pieces or [UNK_ID]  # a word SentencePiece normalises away must still carry its tag
+        if len(input_ids) + len(pieces) > max_length - 1:
+            break
+        input_ids += pieces
+        token_labels += [label_ids[tag]] + [IGNORED] * (len(pieces) - 1)
+    return input_ids + [EOS_ID], token_labels + [IGNORED]
+
+
+def featurize(examples: list[TaggedSentence], tokenizer: XLMRTokenizer, labels: list[str], max_length: int) -> dict:
+    label_ids = {label: i for i, label in enumerate(labels)}
+    columns = {"input_ids": [], "token_labels": [], "index": []}
+    for index, sentence in enumerate(examples):
+        flat, lengths = tokenizer.encode_lines(sentence.tokens)  # each word on its own: "▁" + word pieces
+        flat, ends = flat.tolist(), lengths.cumsum().tolist()
+        word_pieces = [flat[end - n:end] for end, n in zip(ends, lengths.tolist())]
+        input_ids, token_labels = align_labels(word_pieces, sentence.tags, label_ids, max_length)
+        columns["input_ids"].append(input_ids)
+        columns["token_labels"].append(token_labels)
+        columns["index"].append(index)
+    return columns
+
+
+MODULE = TokenClassificationModule
+score = conll_f1  # entity precision, recall, f1 from (gold tags, predicted tags) per sentence
