@@ -101,3 +101,12 @@ def test_task_heads_match_transformers(ours_cls, hf_cls, num_labels):
         got = ours(ids, mask)
     expected = out.logits if hasattr(out, "logits") else torch.stack([out.start_logits, out.end_logits], -1)
     assert (got - expected).abs().max() <= 1e-5
+
+
+def test_hf_config_defaults_match_transformers():
+    from xlmr_lit.convert import HF_CONFIG_DEFAULTS, config_from_hf
+
+    hf = transformers.XLMRobertaConfig()
+    for name, value in HF_CONFIG_DEFAULTS.items():
+        assert getattr(hf, name, value) == value, name
+    assert config_from_hf({"hidden_size": 64, "num_attention_heads": 4}).layer_norm_eps == hf.layer_norm_eps

@@ -44,23 +44,26 @@ ALLOW_UNEXPECTED = ("roberta.pooler.", "roberta.embeddings.position_ids")
 # configs
 
 
+# transformers' XLMRobertaConfig defaults, for fields a config.json leaves out
+HF_CONFIG_DEFAULTS = {
+    "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+    "intermediate_size": 3072, "max_position_embeddings": 512, "type_vocab_size": 2,
+    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12,
+    "initializer_range": 0.02, "pad_token_id": 1, "hidden_act": "gelu", "position_embedding_type": "absolute",
+    "is_decoder": False,
+}
+
+
 def config_from_hf(hf_config: dict) -> XLMRConfig:
     """Our config from the contents of an HF config.json, with HF's defaults for absent fields."""
-    from transformers import XLMRobertaConfig
-
     model_type = hf_config.get("model_type", "xlm-roberta")
     if model_type != "xlm-roberta":
         raise ValueError(f"expected an HF config with model_type 'xlm-roberta', got {model_type!r}")
-    hf = XLMRobertaConfig.from_dict(hf_config)
-    unsupported = {
-        "hidden_act": (getattr(hf, "hidden_act", "gelu"), "gelu"),
-        "position_embedding_type": (getattr(hf, "position_embedding_type", "absolute"), "absolute"),
-        "is_decoder": (getattr(hf, "is_decoder", False), False),
-    }
-    for name, (value, supported) in unsupported.items():
-        if value != supported:
-            raise ValueError(f"HF config has {name}={value!r}; xlmr-lit only supports {name}={supported!r}")
-    return XLMRConfig(**{f.name: getattr(hf, f.name) for f in dataclasses.fields(XLMRConfig)})
+    hf = {**HF_CONFIG_DEFAULTS, **hf_config}
+    for name, supported in (("hidden_act", "gelu"), ("position_embedding_type", "absolute"), ("is_decoder", False)):
+        if hf[name] != supported:
+            raise ValueError(f"HF config has {name}={hf[name]!r}; xlmr-lit only supports {name}={supported!r}")
+    return XLMRConfig(**{f.name: hf[f.name] for f in dataclasses.fields(XLMRConfig)})
 
 
 def config_to_hf(config: XLMRConfig, architecture: str = "XLMRobertaForMaskedLM") -> dict:
