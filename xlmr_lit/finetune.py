@@ -42,7 +42,9 @@ class FineTuneDataModule(pl.LightningDataModule):
         return [eval_loader(ds, self.eval_batch_size, self.num_workers) for ds in self.eval_sets]
 
 
-def finetune(cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: list | None = None) -> list[dict]:
+def finetune(
+    cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: list | None = None, row_keys: dict | None = None
+) -> list[dict]:
     from xlmr_lit.train import build_loggers, resume_checkpoint
 
     t = cfg.task
@@ -116,6 +118,7 @@ def finetune(cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: 
     trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
 
     run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language")}
+    run_keys.update(row_keys or {})
     rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
     if trainer.is_global_zero:
         path = write_rows(rows, run_dir)

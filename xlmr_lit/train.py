@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import shutil
+import traceback
 from pathlib import Path
 
 import hydra
@@ -129,12 +130,40 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
 
 
 def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
-    """Pretraining (task=pretrain, the default); any other task fine-tunes (xlmr_lit/finetune.py)."""
-    if cfg.task.name != "pretrain":
-        from xlmr_lit.finetune import finetune
+    """Pretraining (task=pretrain, the default); any other task fine-tunes (xlmr_lit/finetune.py).
 
+    With a `downstream` task (`+task@downstream=xnli`), pretraining is followed by fine-tuning its
+    best checkpoint in `<run_dir>/finetune`: one job per ablation point.
+    """
+    from xlmr_lit.finetune import finetune
+
+    if cfg.task.name != "pretrain":
         return finetune(cfg, callbacks)
-    return pretrain(cfg, callbacks)
+    results = pretrain(cfg, callbacks)
+    if cfg.get("downstream"):
+        results["downstream"] = finetune(downstream_config(cfg, results["checkpoint"]), row_keys=sweep_keys(cfg))
+    return results
+
+
+def downstream_config(cfg: DictConfig, checkpoint: str) -> DictConfig:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container["task"] = container.pop("downstream")
+    container["model"]["init"] = checkpoint
+    container["paths"]["run_dir"] = str(Path(cfg.paths.run_dir) / "finetune")
+    container["train"]["ckpt_path"] = "auto"
+    return OmegaConf.create(container)
+
+
+def sweep_keys(cfg: DictConfig) -> dict:
+    """What identifies an ablation point in its result rows: the scale and the job's overrides."""
+    from hydra.core.hydra_config import HydraConfig
+
+    keys = {"scale": cfg.get("scale_name")}
+    if HydraConfig.initialized():
+        for override in HydraConfig.get().overrides.task:
+            key, _, value = override.lstrip("+~").partition("=")
+            keys[f"override.{key}"] = value
+    return keys
 
 
 def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
@@ -215,6 +244,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
 
     best = checkpointing.best_model_path or checkpointing.last_model_path
     results = trainer.validate(module, datamodule, ckpt_path=best or None, verbose=False, weights_only=True)[0]
+    results["checkpoint"] = best
     if trainer.is_global_zero:
         print(format_results(results, corpus.languages, cfg.data.report_groups, best))
         print(f"run directory: {run_dir}")
@@ -226,9 +256,31 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     return results
 
 
+DONE_FILE, FAILED_FILE = "DONE", "FAILED"
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    results = train(cfg)
+    """Marks the run dir DONE or FAILED; in a sweep, done points are skipped and a failing point
+    does not stop the others (`sweep_report.ReportFailedPoints` lists failures at the end)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    run_dir = Path(cfg.paths.run_dir)
+    if (run_dir / DONE_FILE).is_file():
+        log.info(f"{run_dir} is complete ({DONE_FILE} exists): skipping")
+        return None
+    try:
+        results = train(cfg)
+    except Exception:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / FAILED_FILE).write_text(traceback.format_exc())
+        log.exception(f"this sweep point failed; the sweep goes on (details in {run_dir / FAILED_FILE})")
+        return None
+    (run_dir / FAILED_FILE).unlink(missing_ok=True)
+    (run_dir / DONE_FILE).write_text("")
     return results["val/loss"] if isinstance(results, dict) else None  # the value Hydra sweepers optimise
 
 
