@@ -111,7 +111,8 @@ def test_wandb_offline_run_is_written(make_cfg, tmp_path):
 def run_cli(args: list[str], env: dict, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     from conftest import TINY
 
-    overrides = [o for o in TINY if not o.startswith(("data.languages", "logger.wandb.mode"))]
+    given = {a.split("=")[0] for a in args}
+    overrides = [o for o in TINY if o.split("=")[0] not in given | {"data.languages", "logger.wandb.mode"}]
     return subprocess.run(
         [sys.executable, "-m", "xlmr_lit.train", *args, *overrides],
         env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
@@ -205,3 +206,29 @@ def test_device_count_for_gradient_accumulation(devices, expected):
     n = num_devices(OmegaConf.create({"devices": devices, "accelerator": "cpu"}))
     assert n == expected
     assert gradient_accumulation(96, 4, n) == 96 // (4 * expected)
+
+
+def test_pipeline_pretrains_then_finetunes_downstream(make_cfg, tmp_path):
+    run_dir = tmp_path / "point"
+    results = train(make_cfg(
+        "+task@downstream=udhr_continuation", "downstream.epochs=1", "downstream.languages=[en,sw]",
+        "trainer.max_steps=3", run_dir=run_dir,
+    ))
+    rows = results["downstream"]
+    assert {(r["split"], r["language"]) for r in rows} == {(s, l) for s in ("dev", "test") for l in ("en", "sw")}
+    assert all(r["init"] == results["checkpoint"] for r in rows)
+    assert (run_dir / "finetune" / "results.jsonl").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_path):
+    sweep = ["-m", "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+             "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]
+    first = run_cli(sweep, cli_env, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (tmp_path / "sweep" / "heads2" / "DONE").is_file()
+    failed = tmp_path / "sweep" / "heads3" / "FAILED"
+    assert "model.hidden_size=32 is not divisible by model.num_attention_heads=3" in failed.read_text()
+    assert "1 point(s) complete, 1 failed" in first.stdout and "heads3" in first.stdout
+    second = run_cli(sweep, cli_env, tmp_path)
+    assert "is complete (DONE exists): skipping" in (second.stdout + second.stderr)
+    assert failed.is_file()  # retried, and still failing
