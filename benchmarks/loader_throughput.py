@@ -30,18 +30,7 @@ import torch
 from xlmr_lit.datamodule import MaskedLMDataModule
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.prepare import prepare_corpus
-
-XNLI7 = "en,fr,de,ru,zh,sw,ur"
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from common import XNLI7, cpu_model  # benchmarks/common.py
 
 
 def run(dm: MaskedLMDataModule, epochs: int) -> dict:

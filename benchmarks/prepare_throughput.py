@@ -33,17 +33,7 @@ from xlmr_lit.languages import BUNDLED_CORPUS_DIR, bundled_languages
 from xlmr_lit.prepare import encode_language
 from xlmr_lit.tokenizer import train_sentencepiece
 
-XNLI7 = "en,fr,de,ru,zh,sw,ur"
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from common import XNLI7, cpu_model  # benchmarks/common.py
 
 
 def bundled_documents(lang: str) -> list[str]:

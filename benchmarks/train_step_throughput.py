@@ -12,7 +12,6 @@ process, warm-up steps are excluded, and the median step time of each is reporte
 
 import argparse
 import os
-import platform
 import statistics
 import time
 
@@ -22,22 +21,13 @@ import torch
 from xlmr_lit.masking import mask_tokens
 from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID
+from common import cpu_model  # benchmarks/common.py
 
 SHAPES = {
     # name: (layers, hidden, heads, batch, steps, warmup)
     "small": (4, 256, 4, 8, 10, 2),
     "base": (12, 768, 12, 4, 3, 1),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_batches(n: int, batch: int, seq: int, vocab: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
