@@ -129,20 +129,19 @@ class TokenClassificationModule(FineTuneModule):
         return loss
 
     def collect(self, batch: dict):
-        preds = self.model(batch["input_ids"], batch["attention_mask"]).argmax(-1)
-        return batch["index"], preds, batch["labels"]
+        preds = self.model(batch["input_ids"], batch["attention_mask"]).argmax(-1)  # (B, T)
+        # a fixed width, so that ranks can all_gather batches of different lengths
+        width = self.hparams.model_config["max_position_embeddings"]
+        pad = (0, width - preds.size(1))
+        return batch["index"], F.pad(preds, pad, value=0), F.pad(batch["labels"], pad, value=-100)
 
     def score(self, idx: int, parts: list) -> dict[str, float]:
+        index, preds, labels = (self.gather(torch.cat(p)) for p in zip(*parts))
         gold_tags, pred_tags = [], []
-        seen = set()
-        for index, preds, labels in parts:
-            for i, p, g in zip(index.tolist(), preds, labels):
-                if i in seen:
-                    continue
-                seen.add(i)
-                keep = g.ne(-100)
-                gold_tags.append([self.labels[t] for t in g[keep].tolist()])
-                pred_tags.append([self.labels[t] for t in p[keep].tolist()])
+        for i in _unique_order(index).tolist():
+            keep = labels[i].ne(-100)
+            gold_tags.append([self.labels[t] for t in labels[i][keep].tolist()])
+            pred_tags.append([self.labels[t] for t in preds[i][keep].tolist()])
         return self.score_fn(gold_tags, pred_tags)
 
 
