@@ -2,6 +2,7 @@
 
 import logging
 import os
+import warnings
 
 import numpy as np
 import pytorch_lightning as pl
@@ -15,6 +16,9 @@ from xlmr_lit.sampling import AlphaBlockSampler, ShardedSequentialSampler
 from xlmr_lit.tokenizer import BOS_ID
 
 log = logging.getLogger(__name__)
+
+# Lightning cannot see that AlphaBlockSampler resumes mid-epoch (from global_step): its warning misleads
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
 def _num_tokens(path) -> int:
