@@ -28,7 +28,7 @@ class FineTuneModule(pl.LightningModule):
         total_steps: int = 1000,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["score_fn"])  # a function would break weights_only loading
         self.eval_sets = [tuple(s) for s in eval_sets]
         self.labels = list(labels)
         self.history: list[dict] = []  # per validation epoch: {"epoch", "scores": {"split/lang": {metric: value}}}
