@@ -157,3 +157,15 @@ def test_parallel_workers_give_the_same_shards(corpus, tmp_path):
         assert (a / "train.bin").read_bytes() == (b / "train.bin").read_bytes()
     first, second = (XLMRTokenizer(prepared.tokenizer_path).sp for prepared in (one, two))
     assert [first.id_to_piece(i) for i in range(len(first))] == [second.id_to_piece(i) for i in range(len(second))]
+
+
+def test_bpe_tokenizer_is_a_separate_cache_entry(corpus, tmp_path):
+    unigram = run_prepare(corpus, ["en", "sw"], tmp_path / "cache")
+    bpe = run_prepare(corpus, ["en", "sw"], tmp_path / "cache", model_type="bpe")
+    assert bpe.tokenizer_path != unigram.tokenizer_path
+    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+
+    proto = model_pb2.ModelProto()
+    proto.ParseFromString(bpe.tokenizer_path.read_bytes())
+    assert proto.trainer_spec.model_type == model_pb2.TrainerSpec.BPE
+    assert XLMRTokenizer(bpe.tokenizer_path).vocab_size == 200

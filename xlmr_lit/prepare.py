@@ -118,11 +118,13 @@ def prepare_tokenizer(
     seed: int,
     num_proc: int,
     skip_undecodable: bool = True,
+    model_type: str = "unigram",
 ) -> Path:
-    """Train a unigram SentencePiece model on a sample drawn with the alpha-smoothed language mix."""
+    """Train a SentencePiece model on a sample drawn with the alpha-smoothed language mix."""
     spec = {
         "sources": {lang: fingerprint(path) for lang, path in files.items()},
         "vocab_size": vocab_size,
+        "model_type": model_type,
         "sample_lines": sample_lines_total,
         "character_coverage": character_coverage,
         "alpha": alpha,
@@ -147,7 +149,9 @@ def prepare_tokenizer(
             for lines in samples:
                 f.writelines(line + "\n" for line in lines)
         started = time.perf_counter()
-        train_sentencepiece(sample_file, scratch / "sentencepiece.bpe", vocab_size, character_coverage, num_proc)
+        train_sentencepiece(
+            sample_file, scratch / "sentencepiece.bpe", vocab_size, character_coverage, num_proc, model_type
+        )
         sample_file.unlink()
         mix = {lang: round(float(p), 4) for lang, p in zip(langs, probs)}
         (scratch / "info.json").write_text(json.dumps({**spec, "sample_mix": mix}, indent=1))
@@ -264,6 +268,7 @@ def prepare_corpus(
     spm_path: Path | None,
     vocab_size: int,
     sample_lines: int,
+    model_type: str = "unigram",
     character_coverage: float,
     alpha: float,
     seed: int,
@@ -277,7 +282,8 @@ def prepare_corpus(
     files = {lang: language_file(corpus_dir, lang) for lang in languages}
     if spm_path is None:
         spm_path = prepare_tokenizer(
-            files, cache_dir, vocab_size, sample_lines, character_coverage, alpha, seed, num_proc, skip_undecodable
+            files, cache_dir, vocab_size, sample_lines, character_coverage, alpha, seed, num_proc, skip_undecodable,
+            model_type,
         )
     elif not Path(spm_path).is_file():
         raise FileNotFoundError(f"tokenizer.spm_path={spm_path}: no such SentencePiece model file")

@@ -53,15 +53,20 @@ class VocabularyTooLargeError(ValueError):
 
 
 def train_sentencepiece(
-    sample_file: Path, model_prefix: Path, vocab_size: int, character_coverage: float, num_threads: int = 1
+    sample_file: Path,
+    model_prefix: Path,
+    vocab_size: int,
+    character_coverage: float,
+    num_threads: int = 1,
+    model_type: str = "unigram",
 ) -> Path:
-    """Train a unigram model whose fairseq vocabulary (pieces + 2) has exactly `vocab_size` entries."""
+    """Train a SentencePiece model (unigram or bpe) whose fairseq vocabulary (pieces + 2) has `vocab_size` entries."""
     try:
         spm.SentencePieceTrainer.train(
             input=str(sample_file),
             model_prefix=str(model_prefix),
             vocab_size=vocab_size - 2,
-            model_type="unigram",
+            model_type=model_type,
             character_coverage=character_coverage,
             input_sentence_size=0,  # the sample is already drawn with the alpha-smoothed distribution
             num_threads=num_threads,

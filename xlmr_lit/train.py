@@ -52,6 +52,7 @@ def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpu
         Path(cfg.paths.cache_dir).expanduser(),
         spm_path=spm_path,
         vocab_size=cfg.tokenizer.vocab_size,
+        model_type=cfg.tokenizer.model_type,
         sample_lines=cfg.tokenizer.sample_lines,
         character_coverage=cfg.tokenizer.character_coverage,
         alpha=cfg.tokenizer.alpha,
@@ -281,7 +282,16 @@ def main(cfg: DictConfig) -> float | None:
         return None
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
     (run_dir / DONE_FILE).write_text("")
-    return results["val/loss"] if isinstance(results, dict) else None  # the value Hydra sweepers optimise
+    return sweep_objective(results)
+
+
+def sweep_objective(results) -> float | None:
+    """What Hydra sweepers (Optuna) optimise: pretraining's mean validation loss (minimise), or a
+    fine-tuning run's mean single-selection dev score (maximise)."""
+    if isinstance(results, dict):
+        return results["val/loss"]
+    dev = [r["value"] for r in results if r["selection"] == "single" and r["split"] == "dev" and r["metric"] in ("accuracy", "f1")]
+    return sum(dev) / len(dev) if dev else None
 
 
 if __name__ == "__main__":
