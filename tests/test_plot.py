@@ -220,3 +220,21 @@ def test_table_experiments_compose():
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("train", overrides=[f"experiment=tables/{table}", "model.init=hf:some/model"])
         assert cfg.task.name in ("xnli", "ner", "qa") and table in SPECS
+
+
+def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):
+    from xlmr_lit.results import write_rows
+    from xlmr_lit.train import pretraining_rows
+
+    for alpha, loss in (("0.3", 5.0), ("1.0", 6.0)):
+        write_point(tmp_path / "s", {"data.alpha": alpha})
+        losses = {f"val/loss_{lang}": loss + LANGS.index(lang) for lang in LANGS}
+        write_rows(pretraining_rows(losses, LANGS, {"scale": "tiny", "override.data.alpha": alpha}),
+                   tmp_path / "s" / f"data.alpha={alpha}")
+    rows = read_rows([tmp_path])
+    curves = curve_data(rows, SPECS["fig5_alpha"], pretraining=True)
+    assert dict(curves["low-resource (sw, ur)"]) == {"0.3": 5.0 + 5.5, "1": 6.0 + 5.5}  # sw=5, ur=6 above the base
+    downstream = curve_data(rows, SPECS["fig5_alpha"])
+    assert [x for x, _ in downstream["all"]] == ["0.3", "1"]  # the loss rows do not leak into the accuracy panel
+    png, pdf = draw("fig5_alpha", rows, tmp_path / "fig")
+    assert png.stat().st_size > 20_000 and pdf.stat().st_size > 5_000

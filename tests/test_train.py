@@ -52,6 +52,8 @@ def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_pat
     rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
     assert any(row.get("train/loss") for row in rows) and any(row.get("val/loss_sw") for row in rows)
     assert any(row.get("train/mix_sw") for row in rows) and any(row.get("train/tokens_per_s") for row in rows)
+    rows = [json.loads(line) for line in open(run_dir / "results.jsonl")]
+    assert {r["language"]: r["value"] for r in rows} == {lang: results[f"val/loss_{lang}"] for lang in ("en", "fr", "sw")}
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 6
     assert all(key.startswith("model.") for key in ckpt["state_dict"])  # no duplicate copies of the weights

@@ -131,19 +131,26 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test") -> dict[str, list[tuple]]:
+def pretraining_rows(rows: list[dict]) -> list[dict]:
+    """The validation MLM loss rows that pretraining writes (the pipeline's first half)."""
+    return [r for r in rows if r["task"] == "pretrain" and r["metric"] == "mlm_loss"]
+
+
+def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test", pretraining: bool = False) -> dict[str, list[tuple]]:
     """{curve label: [(x, mean score in percent), ...] sorted by x} for an x-vs-score figure.
 
     Each run's score for a group is the mean over the group's languages it has; runs at the same x
-    (e.g. seeds) are averaged. With a `series_key`, one `all` curve per series value.
+    (e.g. seeds) are averaged. With a `series_key`, one `all` curve per series value. With
+    `pretraining`, the curves are the validation MLM loss instead (not in percent).
     """
-    rows, _ = _select(rows, spec, split)
+    scale = 1.0 if pretraining else 100.0
+    rows = pretraining_rows(rows) if pretraining else _select(rows, spec, split)[0]
     by_run = defaultdict(dict)  # (x, series, run) -> {language: value}
     for r in rows:
         if spec.x_key not in r:
             continue
         series = r.get(spec.series_key) if spec.series_key else None
-        by_run[(_x(spec, r[spec.x_key]), series, r["run"])][r["language"]] = 100.0 * r["value"]
+        by_run[(_x(spec, r[spec.x_key]), series, r["run"])][r["language"]] = scale * r["value"]
     series_values = sorted({s for _, s, _ in by_run}, key=str)
     points = defaultdict(lambda: defaultdict(list))  # label -> x -> [run scores]
     for (x, series, _), scores in by_run.items():
@@ -194,7 +201,10 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
     if not selected:
         raise SystemExit(f"{experiment}: no {split} or dev rows to plot")
     metric = selected[0]["metric"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    with_pretraining = bool(spec.x_key and pretraining_rows(rows))
+    fig, axes = plt.subplots(1, 2 if with_pretraining else 1, figsize=(13 if with_pretraining else 7.5, 4.8),
+                             layout="constrained", squeeze=False)
+    ax = axes[0][0]
     notes = [p.label for p in spec.paper if p.x is None]
     if spec.x_key:
         curves = curve_data(rows, spec, split)
@@ -255,12 +265,34 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
     ax.set_title(f"{spec.title}\n{_describe(selected, used_split)}", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    if with_pretraining:
+        _draw_pretraining(axes[0][1], rows, spec)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".pdf")]
     for path in paths:
         fig.savefig(path, dpi=150)
     plt.close(fig)
     return paths
+
+
+def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
+    """The same sweep seen through pretraining: per-group validation MLM loss (lower is better)."""
+    curves = curve_data(rows, spec, pretraining=True)
+    seen = {x for pts in curves.values() for x, _ in pts}
+    xs = [c for c in spec.categorical if c in seen] + sorted(seen - set(spec.categorical), key=str) \
+        if spec.categorical is not None else sorted(seen)
+    position = (lambda x: xs.index(x)) if spec.categorical is not None else (lambda x: x)
+    for i, (label, pts) in enumerate(curves.items()):
+        ax.plot([position(x) for x, _ in pts], [y for _, y in pts], "o-", color=f"C{i}", label=label)
+    if spec.categorical is not None:
+        ax.set_xticks(range(len(xs)), xs)
+    elif spec.log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(spec.x_label)
+    ax.set_ylabel("validation MLM loss (nats)")
+    ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in pretraining_rows(rows)})} run(s)", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
 
 
 def wandb_rows(experiment: str, project: str, scale: str | None = None, api=None) -> list[dict]:

@@ -21,6 +21,7 @@ from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
 from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
 from xlmr_lit.report import format_results, format_sampling_table
+from xlmr_lit.results import write_rows
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,15 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
     return results
 
 
+def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
+    """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows."""
+    return [
+        {"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
+         "metric": "mlm_loss", "value": results[f"val/loss_{lang}"], "epoch": None, **keys}
+        for lang in languages
+    ]
+
+
 def downstream_config(cfg: DictConfig, checkpoint: str) -> DictConfig:
     container = OmegaConf.to_container(cfg, resolve=True)
     container["task"] = container.pop("downstream")
@@ -247,6 +257,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     results = trainer.validate(module, datamodule, ckpt_path=best or None, verbose=False, weights_only=True)[0]
     results["checkpoint"] = best
     if trainer.is_global_zero:
+        write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
         print(format_results(results, corpus.languages, cfg.data.report_groups, best))
         print(f"run directory: {run_dir}")
         print(f"  resolved config  {run_dir / 'config_resolved.yaml'}")
