@@ -1,6 +1,5 @@
 import gzip
 import lzma
-import os
 
 import numpy as np
 import pytest

@@ -5,7 +5,6 @@
 
 import gzip
 import lzma
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +121,3 @@ def check_languages(corpus_dir: Path, languages: list[str], known: set[str], ski
     if not present:
         raise CorpusError(f"{corpus_dir} has no text for any of {languages}")
     return present
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

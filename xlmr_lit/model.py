@@ -274,15 +274,6 @@ class XLMRForQuestionAnswering(nn.Module):
         return self.qa_outputs(self.roberta(input_ids, attention_mask))  # (B, T, 2): start, end
 
 
-def flops_per_token(config: XLMRConfig, seq_len: int, mask_prob: float = 0.15) -> float:
-    """Forward FLOPs per input token: 2 x body params + attention scores + LM head on masked tokens."""
-    H, L = config.hidden_size, config.num_hidden_layers
-    body = L * (4 * H * H + 2 * H * config.intermediate_size)
-    attention = L * 2 * seq_len * H
-    head = mask_prob * (H * H + H * config.vocab_size)
-    return 2 * (body + attention + head)
-
-
 __all__ = [
     "XLMRConfig",
     "XLMRModel",
@@ -291,5 +282,4 @@ __all__ = [
     "XLMRForTokenClassification",
     "XLMRForQuestionAnswering",
     "position_ids_from_input_ids",
-    "flops_per_token",
 ]
