@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 import torch
+from tiny_hf_model import randomize
 from transformers import (
     AutoModelForMaskedLM,
     AutoTokenizer,
@@ -64,16 +65,6 @@ def spm_path(tmp_path_factory):
     lines = [" ".join(rng.sample(SENTENCES, rng.randint(1, 3))) + f" {rng.randint(0, 9999)}" for _ in range(300)]
     (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return train_sentencepiece(root / "corpus.txt", root / "spm", VOCAB, 1.0)
-
-
-def randomize(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Every parameter random (biases and LayerNorms too), so a swapped or dropped tensor shows."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            mean = 1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0
-            param.copy_(mean + 0.1 * torch.randn(param.shape, generator=generator))
-    return model.eval()
 
 
 def hf_config(**overrides) -> XLMRobertaConfig:

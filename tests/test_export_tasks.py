@@ -6,7 +6,10 @@ import random
 
 import pytest
 import torch
-from tiny_hf_model import build_tiny_hf_model  # tests/tiny_hf_model.py
+from tiny_hf_model import (
+    build_tiny_hf_model,  # tests/tiny_hf_model.py
+    randomize,
+)
 from transformers import (
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
@@ -52,16 +55,6 @@ def spm_path(tmp_path_factory):
     lines = [" ".join(rng.sample(SENTENCES, rng.randint(1, 3))) + f" {rng.randint(0, 9999)}" for _ in range(300)]
     (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return train_sentencepiece(root / "corpus.txt", root / "spm", VOCAB, 1.0)
-
-
-def randomize(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Every parameter random (biases and LayerNorms too), so a swapped or dropped tensor shows."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            mean = 1.0 if "LayerNorm.weight" in name else 0.0
-            param.copy_(mean + 0.1 * torch.randn(param.shape, generator=generator))
-    return model.eval()
 
 
 def fine_tuned_run(run_dir, spm_path, model: torch.nn.Module, labels: list[str]):

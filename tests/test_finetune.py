@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from xlmr_lit.results import format_table, main as results_main, read_rows, select_epochs, selection_rows
+from xlmr_lit.results import format_table, read_rows, select_epochs, selection_rows
+from xlmr_lit.results import main as results_main
 from xlmr_lit.train import train
 
 FT = ["task.epochs=2", "task.batch_size=8", "task.languages=[en,fr,sw]", "trainer.enable_progress_bar=false"]

@@ -62,3 +62,13 @@ def build_tiny_hf_model(directory: Path, extra_text: list[str] = ()) -> Path:
     torch.manual_seed(0)
     XLMRobertaForMaskedLM(config).save_pretrained(directory)
     return directory
+
+
+def randomize(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Every parameter random (biases and LayerNorms too), so a swapped or dropped tensor shows."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            mean = 1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0
+            param.copy_(mean + 0.1 * torch.randn(param.shape, generator=generator))
+    return model.eval()
