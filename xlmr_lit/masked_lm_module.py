@@ -61,13 +61,14 @@ class MaskedLMLitModule(pl.LightningModule):
             self.model.compile()  # in place, so state_dict keys stay model.*
         self.languages = list(languages)
         self.val_loss = PerLanguageLoss(len(languages))
-        self.language_counts = torch.zeros(len(languages))
+        # counted on the device: a .cpu() per step would stall a GPU; read only when logged
+        self.register_buffer("language_counts", torch.zeros(len(languages)), persistent=False)
         self._last_step_time: float | None = None
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         _, loss = self.model(batch["input_ids"], batch.get("attention_mask"), batch["labels"])
         self.log("train/loss", loss, prog_bar=True)
-        self.language_counts += torch.bincount(batch["language"].cpu(), minlength=len(self.languages))
+        self.language_counts += torch.bincount(batch["language"], minlength=len(self.languages))
         return loss
 
     def on_train_batch_end(self, outputs, batch: dict, batch_idx: int) -> None:
@@ -78,8 +79,8 @@ class MaskedLMLitModule(pl.LightningModule):
         self._last_step_time = now
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         if self.trainer.global_step % max(self.trainer.log_every_n_steps, 1) == 0 and self.language_counts.sum() > 0:
-            mix = self.language_counts / self.language_counts.sum()
-            self.log_dict({f"train/mix_{lang}": float(mix[i]) for i, lang in enumerate(self.languages)})
+            mix = (self.language_counts / self.language_counts.sum()).tolist()
+            self.log_dict({f"train/mix_{lang}": mix[i] for i, lang in enumerate(self.languages)})
             self.language_counts.zero_()
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
