@@ -3,12 +3,11 @@
 import argparse
 import dataclasses
 import logging
-import random
 import shutil
 
 import pytest
 import torch
-from tiny_hf_model import randomize
+from tiny_hf_model import randomize, spm_from_sentences
 from transformers import (
     AutoModelForMaskedLM,
     AutoTokenizer,
@@ -31,7 +30,7 @@ from xlmr_lit.convert import (
     ours_to_hf,
 )
 from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
-from xlmr_lit.tokenizer import XLMRTokenizer, train_sentencepiece
+from xlmr_lit.tokenizer import XLMRTokenizer
 
 VOCAB = 300
 CONFIG = XLMRConfig(
@@ -61,10 +60,7 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def spm_path(tmp_path_factory):
     root = tmp_path_factory.mktemp("convert_spm")
-    rng = random.Random(0)
-    lines = [" ".join(rng.sample(SENTENCES, rng.randint(1, 3))) + f" {rng.randint(0, 9999)}" for _ in range(300)]
-    (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return train_sentencepiece(root / "corpus.txt", root / "spm", VOCAB, 1.0)
+    return spm_from_sentences(root, SENTENCES, VOCAB)
 
 
 def hf_config(**overrides) -> XLMRobertaConfig:

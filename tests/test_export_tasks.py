@@ -2,14 +2,10 @@
 
 import dataclasses
 import json
-import random
 
 import pytest
 import torch
-from tiny_hf_model import (
-    build_tiny_hf_model,  # tests/tiny_hf_model.py
-    randomize,
-)
+from tiny_hf_model import build_tiny_hf_model, randomize, spm_from_sentences  # tests/tiny_hf_model.py
 from transformers import (
     AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
@@ -25,7 +21,7 @@ from xlmr_lit.model import (
     XLMRForSequenceClassification,
     XLMRForTokenClassification,
 )
-from xlmr_lit.tokenizer import XLMRTokenizer, train_sentencepiece
+from xlmr_lit.tokenizer import XLMRTokenizer
 from xlmr_lit.train import train
 
 VOCAB = 300
@@ -51,10 +47,7 @@ TEXTS = ["Die Kinder lesen.", "Студенты изучают историю и
 @pytest.fixture(scope="module")
 def spm_path(tmp_path_factory):
     root = tmp_path_factory.mktemp("export_tasks_spm")
-    rng = random.Random(0)
-    lines = [" ".join(rng.sample(SENTENCES, rng.randint(1, 3))) + f" {rng.randint(0, 9999)}" for _ in range(300)]
-    (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return train_sentencepiece(root / "corpus.txt", root / "spm", VOCAB, 1.0)
+    return spm_from_sentences(root, SENTENCES, VOCAB)
 
 
 def fine_tuned_run(run_dir, spm_path, model: torch.nn.Module, labels: list[str]):

@@ -72,3 +72,11 @@ def randomize(model: torch.nn.Module, seed: int) -> torch.nn.Module:
             mean = 1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0
             param.copy_(mean + 0.1 * torch.randn(param.shape, generator=generator))
     return model.eval()
+
+
+def spm_from_sentences(root: Path, sentences: list[str], vocab_size: int) -> Path:
+    """A SentencePiece model trained on 300 seeded shuffles of `sentences`, each with a number."""
+    rng = random.Random(0)
+    lines = [" ".join(rng.sample(sentences, rng.randint(1, 3))) + f" {rng.randint(0, 9999)}" for _ in range(300)]
+    (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return train_sentencepiece(root / "corpus.txt", root / "spm", vocab_size, 1.0)
