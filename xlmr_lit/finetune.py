@@ -20,6 +20,7 @@ from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.tasks import udhr_continuation, glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
 from xlmr_lit.tasks.features import cached_features, eval_loader, train_loader
+from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,11 @@ def finetune(
 
     task = TASKS[t.name]
     languages = resolve_languages(t.languages, cfg.language_sets)
-    splits = task.load_splits(t, languages, cfg.seed)
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
+    if t.get("udhr_standin") and not t.get("data_dir"):
+        t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
+        log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}")
+    splits = task.load_splits(t, languages, cfg.seed)
     base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length}
 
     def features(name: str, examples: list):

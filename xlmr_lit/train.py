@@ -135,12 +135,15 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
     """Pretraining (task=pretrain, the default); any other task fine-tunes (xlmr_lit/finetune.py).
 
     With a `downstream` task (`+task@downstream=xnli`), pretraining is followed by fine-tuning its
-    best checkpoint in `<run_dir>/finetune`: one job per ablation point.
+    best checkpoint in `<run_dir>/finetune`: one job per ablation point. `downstream.init` set (the
+    tables' experiments) fine-tunes that encoder instead, with no pretraining.
     """
     from xlmr_lit.finetune import finetune
 
     if cfg.task.name != "pretrain":
         return finetune(cfg, callbacks)
+    if cfg.get("downstream") and cfg.downstream.get("init"):
+        return finetune(downstream_config(cfg, cfg.downstream.init), callbacks, row_keys=sweep_keys(cfg))
     results = pretrain(cfg, callbacks)
     if cfg.get("downstream"):
         results["downstream"] = finetune(downstream_config(cfg, results["checkpoint"]), row_keys=sweep_keys(cfg))

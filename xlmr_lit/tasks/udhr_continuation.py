@@ -9,34 +9,20 @@ document index: d % 5 in {0, 1, 2} train, 3 dev, 4 test.
 
 import numpy as np
 
-from xlmr_lit.corpus import ReadReport, language_file, read_documents
-from xlmr_lit.languages import BUNDLED_CORPUS_DIR
+from xlmr_lit.corpus import language_file
 from xlmr_lit.finetune_module import SequenceClassificationModule
+from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.tasks.features import SentencePair, TaskSplits, accuracy_score, featurize_pairs
+from xlmr_lit.tasks.udhr_standins import articles, halves
 
 LABELS = ["continues", "random"]
-SPLIT_OF_REMAINDER = {0: "train", 1: "train", 2: "train", 3: "dev", 4: "test"}
-
-
-def halves(paragraph: str) -> tuple[str, str] | None:
-    words = paragraph.split()
-    if len(words) >= 6:
-        return " ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])
-    if len(words) <= 2 and len(paragraph) >= 12:  # scripts written without spaces (zh, ja, th)
-        return paragraph[: len(paragraph) // 2], paragraph[len(paragraph) // 2 :]
-    return None
 
 
 def language_pairs(lang: str, seed: int) -> dict[str, list[SentencePair]]:
-    path = language_file(BUNDLED_CORPUS_DIR, lang)
-    cut: dict[str, list[tuple[int, str, str]]] = {"train": [], "dev": [], "test": []}
-    for doc_index, doc in enumerate(read_documents(path, ReadReport(path))):
-        for paragraph in doc:
-            if parts := halves(paragraph):
-                cut[SPLIT_OF_REMAINDER[doc_index % 5]].append((doc_index, *parts))
     rng = np.random.default_rng([seed, sum(map(ord, lang))])
     pairs: dict[str, list[SentencePair]] = {}
-    for split, items in cut.items():
+    for split, docs in articles(lang).items():
+        items = [(d, *parts) for d, paragraphs in docs for p in paragraphs if (parts := halves(p, lang))]
         pairs[split] = []
         for doc_index, first, second in items:
             others = [s for d, _, s in items if d != doc_index]

@@ -1,0 +1,211 @@
+"""Offline stand-ins for XNLI, NER and MLQA/XQuAD, built from the bundled UDHR text and written in each
+benchmark's real file layout, so that the tables' experiments (experiments/tables/) run at scale=tiny
+with no download, through the same readers, features, metrics and model selection as the real data.
+`task.udhr_standin=true` (set by conf/scale/tiny.yaml) writes them and points task.data_dir at them.
+
+They test the same kinds of skill on the UDHR's parallel text, not the benchmarks' own tasks:
+- XNLI (XTREME layout: {train,dev,test}-{lang}.tsv, premise TAB hypothesis TAB label). Each paragraph
+  is cut at 1/3, 1/2 and 2/3 of its words. Premise: the part before a cut. Hypothesis: the part after
+  it (entailment), after a cut of another paragraph of the same article (neutral) or of another
+  article (contradiction).
+- NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
+  Runs of at most 20 words, each 3 times with 1 to 3 words of another language inserted, tagged MISC.
+- QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
+  an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
+Articles are split by document index as in udhr_continuation: d % 5 in {0, 1, 2} train, 3 dev, 4 test.
+The text is fixed, so each stand-in is generated once (seed 0) and cached under paths.cache_dir.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from xlmr_lit.corpus import ReadReport, language_file, read_documents
+from xlmr_lit.languages import BUNDLED_CORPUS_DIR
+from xlmr_lit.prepare import atomic_dir, cache_key
+
+VERSION = 1
+SPLIT_OF_REMAINDER = {0: "train", 1: "train", 2: "train", 3: "dev", 4: "test"}
+NER_DONORS = ["fr", "it", "pt", "ro", "pl", "cs", "tr", "sw", "id", "ru", "el", "fi"]  # inserted words' languages
+NER_MAX_WORDS = 20
+QA_QUESTION_WORDS, QA_ANSWER_WORDS = 10, 4
+QA_QUESTION_CHARS, QA_ANSWER_CHARS = 16, 6  # scripts written without spaces
+UNSPACED_LANGUAGES = {"zh", "zh_Hant", "ja", "th", "lo", "km", "my"}
+CUT_POINTS = (1 / 3, 1 / 2, 2 / 3)
+NER_COPIES = 3  # each run of words appears with this many different insertions
+
+
+def halves(paragraph: str, lang: str, at: float = 0.5) -> tuple[str, str] | None:
+    """A paragraph cut in two at fraction `at` of its words (of its characters, for scripts without
+    spaces); None if it is too short to cut."""
+    if lang in UNSPACED_LANGUAGES:
+        cut = round(len(paragraph) * at)
+        return (paragraph[:cut], paragraph[cut:]) if len(paragraph) >= 12 else None
+    words = paragraph.split()
+    cut = round(len(words) * at)
+    return (" ".join(words[:cut]), " ".join(words[cut:])) if len(words) >= 6 else None
+
+
+def cuts(paragraph: str, lang: str) -> list[tuple[str, str]]:
+    """The paragraph cut at each of CUT_POINTS: three examples from each paragraph."""
+    return [parts for at in CUT_POINTS if (parts := halves(paragraph, lang, at))]
+
+
+def articles(lang: str) -> dict[str, list[tuple[int, list[str]]]]:
+    """{split: [(document index, whitespace-normalised paragraphs)]} of the bundled UDHR text of `lang`."""
+    path = language_file(BUNDLED_CORPUS_DIR, lang)
+    out: dict[str, list[tuple[int, list[str]]]] = {"train": [], "dev": [], "test": []}
+    for doc_index, doc in enumerate(read_documents(path, ReadReport(path))):
+        out[SPLIT_OF_REMAINDER[doc_index % 5]].append((doc_index, [" ".join(p.split()) for p in doc]))
+    return out
+
+
+def _rng(*key) -> np.random.Generator:
+    return np.random.default_rng([VERSION, *(sum(map(ord, str(k))) for k in key)])
+
+
+# --------------------------------------------------------------------------------------------
+# XNLI
+
+
+def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Generator) -> list[tuple[str, str, str]]:
+    cut = [(d, i, parts) for d, paragraphs in docs for i, p in enumerate(paragraphs) for parts in cuts(p, lang)]
+    rows = []
+    for d, i, (first, second) in cut:
+        rows.append((first, second, "entailment"))
+        same_article = [s for d2, i2, (_, s) in cut if d2 == d and i2 != i]
+        other_article = [s for d2, _, (_, s) in cut if d2 != d]
+        if same_article:
+            rows.append((first, same_article[rng.integers(len(same_article))], "neutral"))
+        if other_article:
+            rows.append((first, other_article[rng.integers(len(other_article))], "contradiction"))
+    return rows
+
+
+def write_xnli(out: Path, task_cfg, languages: list[str]) -> None:
+    for lang in languages:
+        for split, docs in articles(lang).items():
+            rows = nli_rows(lang, docs, _rng("xnli", lang, split))
+            (out / f"{split}-{lang}.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# NER
+
+
+def tagged_runs(docs, donor_words: list[list[str]], rng: np.random.Generator) -> list[list[tuple[str, str]]]:
+    """Runs of at most NER_MAX_WORDS words, each NER_COPIES times with a different insertion."""
+    sentences = []
+    for _, paragraphs in docs:
+        for paragraph in paragraphs:
+            words = paragraph.split()
+            for begin in range(0, len(words), NER_MAX_WORDS):
+                run = words[begin : begin + NER_MAX_WORDS]
+                if len(run) < 4:
+                    continue
+                for _ in range(NER_COPIES):
+                    sentences.append(insert_span(run, donor_words, rng))
+    return sentences
+
+
+def insert_span(run: list[str], donor_words: list[list[str]], rng: np.random.Generator) -> list[tuple[str, str]]:
+    """`run` with 1-3 consecutive words of a random donor text inserted at a random place, tagged MISC."""
+    donor = donor_words[rng.integers(len(donor_words))]
+    length = int(rng.integers(1, 4))
+    start = int(rng.integers(max(len(donor) - length, 1)))
+    inserted = donor[start : start + length]
+    at = int(rng.integers(len(run) + 1))
+    tags = ["B-MISC"] + ["I-MISC"] * (len(inserted) - 1)
+    return [(w, "O") for w in run[:at]] + list(zip(inserted, tags)) + [(w, "O") for w in run[at:]]
+
+
+def write_ner(out: Path, task_cfg, languages: list[str]) -> None:
+    donors = {split: {} for split in SPLIT_OF_REMAINDER.values()}
+    for donor in NER_DONORS:
+        for split, docs in articles(donor).items():
+            words = [p.split() for _, paragraphs in docs for p in paragraphs if len(p.split()) >= 3]
+            donors[split][donor] = words
+    for lang in languages:
+        for split, docs in articles(lang).items():
+            pool = [words for donor, texts in donors[split].items() if donor != lang for words in texts]
+            sentences = tagged_runs(docs, pool, _rng("ner", lang, split))
+            if lang in task_cfg.conll:
+                path, text = out / task_cfg.conll[lang][split], "-DOCSTART- O\n\n" + conll_text(sentences, "", " ")
+            else:
+                path, text = out / task_cfg.panx[split].format(lang=lang), conll_text(sentences, f"{lang}:", "\t")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+
+def conll_text(sentences: list[list[tuple[str, str]]], token_prefix: str, separator: str) -> str:
+    """One `token tag` line per word, a blank line after each sentence (PAN-X: `lang:token<TAB>tag`)."""
+    return "".join("".join(f"{token_prefix}{w}{separator}{tag}\n" for w, tag in s) + "\n" for s in sentences)
+
+
+# --------------------------------------------------------------------------------------------
+# QA
+
+
+def qa_articles(lang: str, docs) -> list[dict]:
+    """SQuAD v1.1 `data` entries: one per article, every paragraph's continuation asked for."""
+    entries = []
+    for doc_index, paragraphs in docs:
+        context, qas = "", []
+        for p, paragraph in enumerate(paragraphs):
+            offset = len(context) + (1 if context else 0)
+            context = f"{context} {paragraph}" if context else paragraph
+            for c, (first, second) in enumerate(cuts(paragraph, lang)):
+                if lang in UNSPACED_LANGUAGES:
+                    question, answer = first[-QA_QUESTION_CHARS:], second[:QA_ANSWER_CHARS]
+                    start = offset + len(first)
+                else:
+                    question = " ".join(first.split()[-QA_QUESTION_WORDS:])
+                    answer = " ".join(second.split()[:QA_ANSWER_WORDS])
+                    start = offset + len(first) + 1
+                qas.append({"id": f"udhr-{lang}-{doc_index}-{p}-{c}", "question": question,
+                            "answers": [{"text": answer, "answer_start": start}]})
+        if qas:
+            entries.append({"title": f"udhr-{lang}-{doc_index}", "paragraphs": [{"context": context, "qas": qas}]})
+    return entries
+
+
+def _write_squad(path: Path, entries: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "udhr-standin", "data": entries}, ensure_ascii=False), encoding="utf-8")
+
+
+def write_qa(out: Path, task_cfg, languages: list[str]) -> None:
+    files = task_cfg.files
+    english = articles("en")
+    _write_squad(out / files.squad_train, qa_articles("en", english["train"]))
+    _write_squad(out / files.squad_dev, qa_articles("en", english["dev"]))
+    for lang in languages:
+        docs = articles(lang)
+        if task_cfg.benchmark == "xquad":
+            _write_squad(out / files.xquad.format(lang=lang), qa_articles(lang, docs["test"]))
+        else:
+            for split in ("dev", "test"):
+                _write_squad(out / files.mlqa.format(split=split, lang=lang), qa_articles(lang, docs[split]))
+
+
+# --------------------------------------------------------------------------------------------
+
+WRITERS = {"xnli": write_xnli, "ner": write_ner, "qa": write_qa}
+
+
+def standin_dir(task_cfg, languages: list[str], cache_dir: Path) -> Path:
+    """The stand-in's data_dir for task `task_cfg.name` and `languages`, written on first use."""
+    if task_cfg.name not in WRITERS:
+        raise ValueError(f"task.udhr_standin=true: there is no UDHR stand-in for task={task_cfg.name} "
+                         f"(there are for {', '.join(WRITERS)})")
+    plain = OmegaConf.to_container(task_cfg, resolve=True)
+    layout = {key: plain[key] for key in ("conll", "panx", "files", "benchmark") if key in plain}
+    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "languages": sorted(languages), "layout": layout}
+    final = cache_dir / "udhr_standins" / f"{task_cfg.name}-{cache_key(spec)}"
+    if not final.is_dir():
+        with atomic_dir(final) as scratch:
+            WRITERS[task_cfg.name](scratch, task_cfg, languages)
+    return final
+
