@@ -142,7 +142,7 @@ def test_label_count_must_match_the_head(tmp_path, spm_path):
 def test_fine_tuning_run_exports(make_cfg, tmp_path_factory, tmp_path, capsys):
     tiny = build_tiny_hf_model(tmp_path_factory.mktemp("tiny_xlmr_export"))
     run_dir = tmp_path / "ft"
-    train(make_cfg("task=udhr_continuation", f"model.init=hf:{tiny}", "task.languages=[en,fr]", "task.epochs=1",
+    train(make_cfg("task=xnli", f"model.init=hf:{tiny}", "task.udhr_standin=true", "task.languages=[en,fr]", "task.epochs=1",
                    "task.batch_size=4", "task.eval_batch_size=32", "+trainer.limit_train_batches=2",
                    "trainer.enable_progress_bar=false", run_dir=run_dir))
     ckpt = run_dir / "checkpoints" / "best.ckpt"
@@ -151,9 +151,9 @@ def test_fine_tuning_run_exports(make_cfg, tmp_path_factory, tmp_path, capsys):
     assert "checked: AutoModelForSequenceClassification/AutoTokenizer" in capsys.readouterr().out
 
     hf = AutoModelForSequenceClassification.from_pretrained(out_dir, local_files_only=True).eval()
-    assert hf.config.id2label == {0: "continues", 1: "random"}
+    assert hf.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
     checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
-    ours = XLMRForSequenceClassification(XLMRConfig(**checkpoint["hyper_parameters"]["model_config"]), 2)
+    ours = XLMRForSequenceClassification(XLMRConfig(**checkpoint["hyper_parameters"]["model_config"]), 3)
     ours.load_state_dict({k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()})
     logits, theirs, _ = ours_and_theirs(ours.eval(), hf, out_dir, run_dir / "tokenizer" / "sentencepiece.bpe.model")
     assert (logits - theirs).abs().max() <= TOL

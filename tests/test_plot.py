@@ -29,7 +29,7 @@ def score(lang: str, point: dict) -> float:
     return 0.5 + 0.01 * LANGS.index(lang) + 0.001 * (sum(map(ord, "".join(point.values()))) % 50)
 
 
-def write_point(sweep_dir: Path, point: dict, task: str = "udhr_continuation", setting: str = "cross_lingual_transfer",
+def write_point(sweep_dir: Path, point: dict, task: str = "xnli", setting: str = "cross_lingual_transfer",
                 scale: str = "tiny", metric: str = "accuracy", langs=LANGS, extra: dict | None = None) -> None:
     """results.jsonl as the pipeline writes it under <point>/finetune/: both selections, dev and test."""
     run = sweep_dir / ",".join(f"{k}={v}" for k, v in point.items()) / "finetune"
@@ -207,7 +207,7 @@ def test_every_figure_composes_at_every_scale(experiment, scale):
                                               "scale_grid.corpus.cc.corpus_dir=/cc", "scale_grid.corpus.wiki.corpus_dir=/wiki"],
                           return_hydra_config=False)
         assert cfg.scale_name == scale
-        assert cfg.downstream.name == ("udhr_continuation" if scale == "tiny" else "xnli")
+        assert cfg.downstream.name == "xnli" and cfg.downstream.udhr_standin == (scale == "tiny")
         m = cfg.model
         assert m.hidden_size % m.num_attention_heads == 0 and m.vocab_size > 0
         assert cfg.train.global_batch_size % cfg.data.micro_batch_size == 0
@@ -218,8 +218,10 @@ def test_every_figure_composes_at_every_scale(experiment, scale):
 def test_table_experiments_compose():
     for table in sorted(p.stem for p in (EXPERIMENTS_DIR / "tables").glob("*.yaml")):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment=tables/{table}", "model.init=hf:some/model"])
-        assert cfg.task.name in ("xnli", "ner", "qa") and table in SPECS
+            cfg = compose("train", overrides=[f"experiment=tables/{table}", "scale=paper",
+                                              "downstream.init=hf:some/model", "downstream.data_dir=/data"])
+        assert cfg.task.name == "pretrain" and cfg.downstream.name in ("xnli", "ner", "qa") and table in SPECS
+        assert cfg.downstream.init == "hf:some/model" and cfg.trainer.accelerator == "gpu"
 
 
 def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):

@@ -135,14 +135,21 @@ def test_cli_rejects_unknown_size_name(cli_env, tmp_path):
     assert "Could not find 'model/gigantic'" in proc.stderr and "tiny" in proc.stderr
 
 
-EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[1] / "experiments").glob("*.yaml"))
+EXPERIMENTS_DIR = Path(__file__).parents[1] / "experiments"
+EXPERIMENTS = sorted(str(p.relative_to(EXPERIMENTS_DIR).with_suffix("")) for p in EXPERIMENTS_DIR.rglob("*.yaml"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_through_multirun(experiment, cli_env, tmp_path):
-    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2"], cli_env, tmp_path)
+    """Every point of every experiments file, offline: pretrain (2 steps), fine-tune (1 epoch), result rows."""
+    from xlmr_lit.results import read_rows
+
+    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2", "downstream.epochs=1"], cli_env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert list(tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt"))
+    points = sorted(tmp_path.glob("multirun/*/tiny/*/"))
+    assert points and all((p / "DONE").is_file() and (p / "checkpoints" / "last.ckpt").is_file() for p in points)
+    tasks = {row["task"] for row in read_rows([tmp_path / "multirun"]) if row["split"] == "test"}
+    assert tasks == {{"tables/table2_ner": "ner", "tables/table3_mlqa": "qa"}.get(experiment, "xnli")}
 
 
 DDP_SCRIPT = textwrap.dedent(
@@ -213,7 +220,7 @@ def test_device_count_for_gradient_accumulation(devices, expected):
 def test_pipeline_pretrains_then_finetunes_downstream(make_cfg, tmp_path):
     run_dir = tmp_path / "point"
     results = train(make_cfg(
-        "+task@downstream=udhr_continuation", "downstream.epochs=1", "downstream.languages=[en,sw]",
+        "+task@downstream=xnli", "downstream.udhr_standin=true", "downstream.epochs=1", "downstream.languages=[en,sw]",
         "trainer.max_steps=3", run_dir=run_dir,
     ))
     rows = results["downstream"]

@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCh
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.results import format_table, selection_rows, write_rows
-from xlmr_lit.tasks import udhr_continuation, glue, ner, qa, xnli
+from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
 from xlmr_lit.tasks.features import cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
@@ -25,7 +25,7 @@ from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
 
-TASKS = {"udhr_continuation": udhr_continuation, "xnli": xnli, "glue": glue, "ner": ner, "qa": qa}
+TASKS = {"xnli": xnli, "glue": glue, "ner": ner, "qa": qa}
 
 
 class FineTuneDataModule(pl.LightningDataModule):

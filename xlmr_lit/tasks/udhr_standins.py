@@ -12,7 +12,7 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   Runs of at most 20 words, each 3 times with 1 to 3 words of another language inserted, tagged MISC.
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
   an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
-Articles are split by document index as in udhr_continuation: d % 5 in {0, 1, 2} train, 3 dev, 4 test.
+Articles are split by document index: d % 5 in {0, 1, 2} train, 3 dev, 4 test.
 The text is fixed, so each stand-in is generated once (seed 0) and cached under paths.cache_dir.
 """
 

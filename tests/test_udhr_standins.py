@@ -1,0 +1,116 @@
+"""The UDHR stand-ins for XNLI, NER and QA: written in the real layouts, read by the real task code."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from xlmr_lit.corpus import ReadReport, language_file, read_documents
+from xlmr_lit.languages import BUNDLED_CORPUS_DIR
+from xlmr_lit.tasks import ner, qa, xnli
+from xlmr_lit.tasks.udhr_standins import halves, standin_dir
+from xlmr_lit.train import CONF_DIR, train
+
+
+def task_cfg(name: str, *overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=[f"task={name}", *overrides]).task
+
+
+def read_standin(module, cfg, languages: list[str], cache: Path):
+    cfg = OmegaConf.merge(cfg, {"data_dir": str(standin_dir(cfg, languages, cache))})
+    return module.load_splits(cfg, languages, seed=1)
+
+
+def english_paragraphs() -> set[str]:
+    path = language_file(BUNDLED_CORPUS_DIR, "en")
+    return {" ".join(p.split()) for doc in read_documents(path, ReadReport(path)) for p in doc}
+
+
+def test_halves_cut_words_or_characters():
+    assert halves("a b c d e f", "en") == ("a b c", "d e f")
+    assert halves("a b c d e f", "en", at=1 / 3) == ("a b", "c d e f")
+    assert halves("Now, therefore,", "en") is None  # too few words; not cut inside a word
+    assert halves("人人有权享有生命自由和人身安全", "zh") == ("人人有权享有生命", "自由和人身安全")
+
+
+def test_xnli_standin_in_xtreme_layout(tmp_path):
+    cfg = task_cfg("xnli", "task.setting=translate_train_all")
+    splits = read_standin(xnli, cfg, ["en", "sw", "zh"], tmp_path)
+    data_dir = next((tmp_path / "udhr_standins").iterdir())
+    assert sorted(p.name for p in data_dir.iterdir()) == sorted(
+        f"{s}-{lang}.tsv" for s in ("train", "dev", "test") for lang in ("en", "sw", "zh"))
+    assert {e.language for e in splits.train} == {"en", "sw", "zh"}
+    assert {e.label for e in splits.train} == {"entailment", "neutral", "contradiction"}
+    paragraphs = english_paragraphs()
+    entailed = [e for e in splits.evals[("test", "en")] if e.label == "entailment"]
+    assert entailed and all(f"{e.text_a} {e.text_b}" in paragraphs for e in entailed)
+    contradicted = [e for e in splits.evals[("test", "en")] if e.label == "contradiction"]
+    assert all(f"{e.text_a} {e.text_b}" not in paragraphs for e in contradicted)
+
+
+def test_ner_standin_tags_the_inserted_words(tmp_path):
+    cfg = task_cfg("ner", "task.setting=train_all", "task.languages=[en,nl,sw]")
+    splits = read_standin(ner, cfg, ["en", "nl", "sw"], tmp_path)
+    data_dir = next((tmp_path / "udhr_standins").iterdir())
+    assert (data_dir / "eng.train").read_text().startswith("-DOCSTART- O\n\n")
+    assert (data_dir / "ned.testa").is_file() and (data_dir / "panx" / "dev-sw.tsv").is_file()  # sw is PAN-X
+    assert {s.language for s in splits.train} == {"en", "nl", "sw"}
+    paragraphs = " ".join(english_paragraphs())
+    english = [s for s in splits.evals[("dev", "en")]]
+    assert english
+    for sentence in english:
+        assert [t[:2] for t in sentence.tags if t != "O"][0] == "B-" and sentence.tags.count("B-MISC") == 1
+        kept = [w for w, t in zip(sentence.tokens, sentence.tags) if t == "O"]
+        assert " ".join(kept) in paragraphs  # without the inserted span, the sentence is the original text
+
+
+def test_qa_standin_answers_follow_their_questions(tmp_path):
+    cfg = task_cfg("qa", "task.languages=[en,zh]")
+    splits = read_standin(qa, cfg, ["en", "zh"], tmp_path)
+    data_dir = next((tmp_path / "udhr_standins").iterdir())
+    assert (data_dir / "squad" / "train-v1.1.json").is_file()
+    assert (data_dir / "MLQA_V1" / "test" / "test-context-zh-question-zh.json").is_file()
+    assert splits.train and set(splits.evals) == {(s, lang) for s in ("dev", "test") for lang in ("en", "zh")}
+    for example in splits.train + splits.evals[("test", "zh")]:
+        answer = example.answers[0]
+        before = example.context[: answer.start].rstrip(" ")
+        assert before.endswith(example.question) and example.context[answer.start :].startswith(answer.text)
+
+
+def test_standin_is_generated_once_and_deterministic(tmp_path):
+    cfg = task_cfg("xnli")
+    first = standin_dir(cfg, ["en", "fr"], tmp_path / "a")
+    mtime = (first / "train-en.tsv").stat().st_mtime_ns
+    assert standin_dir(cfg, ["en", "fr"], tmp_path / "a") == first
+    assert (first / "train-en.tsv").stat().st_mtime_ns == mtime
+    second = standin_dir(cfg, ["en", "fr"], tmp_path / "b")
+    assert (second / "dev-fr.tsv").read_bytes() == (first / "dev-fr.tsv").read_bytes()
+    assert standin_dir(cfg, ["en", "de"], tmp_path / "a") != first  # other languages, another directory
+
+
+def test_no_standin_for_other_tasks(tmp_path):
+    with pytest.raises(ValueError, match="no UDHR stand-in for task=glue"):
+        standin_dir(task_cfg("glue"), ["en"], tmp_path)
+
+
+def test_downstream_init_fine_tunes_without_pretraining(make_cfg, tmp_path):
+    train(make_cfg(run_dir=tmp_path / "pretrain"))
+    ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"
+    point = tmp_path / "point"
+    rows = train(make_cfg("+task@downstream=xnli", f"+downstream.init={ckpt}", "downstream.udhr_standin=true",
+                          "downstream.languages=[en,sw]", "downstream.epochs=1", "downstream.batch_size=16",
+                          "trainer.enable_progress_bar=false", run_dir=point))
+    assert {(r["split"], r["language"]) for r in rows} >= {("test", "en"), ("test", "sw")}
+    assert all(r["task"] == "xnli" and r["init"] == str(ckpt) for r in rows)
+    assert (point / "finetune" / "results.jsonl").is_file()
+    assert not (point / "checkpoints").exists()  # nothing was pretrained
+
+
+def test_a_given_data_dir_wins_over_the_standin(make_cfg, tmp_path):
+    train(make_cfg(run_dir=tmp_path / "pretrain"))
+    ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"
+    with pytest.raises(FileNotFoundError, match=f"task.data_dir={tmp_path / 'empty'}: no XNLI files"):
+        train(make_cfg("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", f"task.data_dir={tmp_path / 'empty'}",
+                       run_dir=tmp_path / "ft"))
