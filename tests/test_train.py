@@ -229,6 +229,43 @@ def test_pipeline_pretrains_then_finetunes_downstream(make_cfg, tmp_path):
     assert (run_dir / "finetune" / "results.jsonl").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_points_with_the_same_pretraining_share_it(make_cfg, tmp_path):
+    """Table 2's points differ only in fine-tuning: the first pretrains, the others fine-tune its checkpoint."""
+    from xlmr_lit.results import read_rows
+
+    point = ["+task@downstream=xnli", "downstream.udhr_standin=true", "downstream.epochs=1",
+             "downstream.languages=[en,sw]", "trainer.max_steps=3", "data.alpha=0.5"]
+    first = train(make_cfg(*point, run_dir=tmp_path / "first"))
+    second = train(make_cfg(*point, "downstream.setting=translate_train_all", "+downstream.seed=7", run_dir=tmp_path / "second"))
+    assert not (tmp_path / "second" / "checkpoints").exists()  # nothing pretrained again
+    assert second["checkpoint"] == first["checkpoint"] and second["val/loss"] == first["val/loss"]
+    assert all(r["init"] == first["checkpoint"] and r["seed"] == 7 for r in second["downstream"])
+    rows = read_rows([tmp_path / "second"])
+    assert {r["language"] for r in rows if r["task"] == "pretrain"} == {"en", "fr", "sw"}  # the pretraining panel's rows
+
+    other = train(make_cfg(*point, "data.alpha=0.7", run_dir=tmp_path / "other"))
+    assert (tmp_path / "other" / "checkpoints" / "last.ckpt").is_file() and other["checkpoint"] != first["checkpoint"]
+    independent = train(make_cfg(*point, "train.reuse_pretraining=false", run_dir=tmp_path / "independent"))
+    assert (tmp_path / "independent" / "checkpoints").is_dir()
+
+    for ckpt in (tmp_path / "first" / "checkpoints").glob("*.ckpt"):
+        ckpt.unlink()
+    (tmp_path / "independent" / "checkpoints" / "best.ckpt").unlink()  # the newest record now points at nothing
+    again = train(make_cfg(*point, run_dir=tmp_path / "again"))
+    assert (tmp_path / "again" / "checkpoints" / "last.ckpt").is_file() and again["checkpoint"].startswith(str(tmp_path / "again"))
+    assert independent["checkpoint"] != again["checkpoint"]
+
+
+def test_each_sweep_point_is_its_own_wandb_run(cli_env, tmp_path):
+    proc = run_cli(["-m", "data.alpha=0.3,1.0", "trainer.max_steps=2", "logger.wandb.mode=offline",
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweep.subdir=alpha${data.alpha}"],
+                   dict(cli_env, WANDB_MODE="offline"), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for point in ("alpha0.3", "alpha1.0"):
+        runs = list((tmp_path / "sweep" / point / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1 and list(runs[0].glob("*.wandb")), point
+
+
 def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_path):
     sweep = ["-m", "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
              "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]

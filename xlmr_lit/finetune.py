@@ -46,7 +46,7 @@ class FineTuneDataModule(pl.LightningDataModule):
 def finetune(
     cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: list | None = None, row_keys: dict | None = None
 ) -> list[dict]:
-    from xlmr_lit.train import build_loggers, resume_checkpoint
+    from xlmr_lit.train import build_loggers, resume_checkpoint, start_run_dir
 
     t = cfg.task
     if t.name not in TASKS:
@@ -57,9 +57,7 @@ def finetune(
             f"(outputs/.../checkpoints/best.ckpt), hf:<dir or hub id> or fairseq:<dir>"
         )
     pl.seed_everything(cfg.seed, workers=True)
-    run_dir = Path(cfg.paths.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    run_dir = start_run_dir(cfg)
 
     config, state_dict, spm_path = load_pretrained(cfg.model.init)
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"

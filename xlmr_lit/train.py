@@ -1,7 +1,9 @@
 """`train(cfg)`: pretrain a masked LM from raw multilingual text; `main` is the thin Hydra entry point."""
 
 import dataclasses
+import json
 import logging
+import os
 import shutil
 import traceback
 from pathlib import Path
@@ -19,7 +21,7 @@ from xlmr_lit.hub_corpus import materialize_hub_corpus
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
-from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
+from xlmr_lit.prepare import PreparedCorpus, cache_key, prepare_corpus
 from xlmr_lit.report import format_results, format_sampling_table
 from xlmr_lit.results import write_rows
 from xlmr_lit.tokenizer import XLMRTokenizer
@@ -144,10 +146,45 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
         return finetune(cfg, callbacks)
     if cfg.get("downstream") and cfg.downstream.get("init"):
         return finetune(downstream_config(cfg, cfg.downstream.init), callbacks, row_keys=sweep_keys(cfg))
-    results = pretrain(cfg, callbacks)
+    shared = shared_pretraining(cfg) if cfg.get("downstream") and cfg.train.reuse_pretraining else None
+    if shared:
+        results, languages = shared
+        log.info(f"pretraining: reusing {results['checkpoint']}, a complete run with the same pretraining settings")
+        write_rows(pretraining_rows(results, languages, sweep_keys(cfg)), start_run_dir(cfg))
+    else:
+        results = pretrain(cfg, callbacks)
     if cfg.get("downstream"):
         results["downstream"] = finetune(downstream_config(cfg, results["checkpoint"]), row_keys=sweep_keys(cfg))
     return results
+
+
+PRETRAINING_SETTINGS = ("seed", "language_sets", "data", "tokenizer", "model", "optim", "train", "trainer")
+
+
+def pretraining_record(cfg: DictConfig) -> Path:
+    """Where a complete pretraining with `cfg`'s settings is recorded; the key leaves out what only
+    fine-tuning, logging and paths use, so the points of Table 2 (one model, five fine-tuning setups) agree."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    settings = {key: plain.get(key) for key in PRETRAINING_SETTINGS}
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("ckpt_path", "reuse_pretraining")}
+    return Path(cfg.paths.cache_dir).expanduser() / "pretrained" / f"{cache_key(settings)}.json"
+
+
+def record_pretraining(cfg: DictConfig, results: dict, languages: list[str]) -> None:
+    record = pretraining_record(cfg)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    scratch = record.with_suffix(f".tmp-{os.getpid()}")
+    scratch.write_text(json.dumps({"results": results, "languages": languages}))
+    os.replace(scratch, record)
+
+
+def shared_pretraining(cfg: DictConfig) -> tuple[dict, list[str]] | None:
+    """(results, languages) of a recorded pretraining with the same settings whose checkpoint still exists."""
+    record = pretraining_record(cfg)
+    if not record.is_file():
+        return None
+    shared = json.loads(record.read_text())
+    return (shared["results"], shared["languages"]) if Path(shared["results"]["checkpoint"]).is_file() else None
 
 
 def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
@@ -159,9 +196,20 @@ def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[di
     ]
 
 
+def start_run_dir(cfg: DictConfig) -> Path:
+    """The run directory, with the fully resolved config saved in it."""
+    run_dir = Path(cfg.paths.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return run_dir
+
+
 def downstream_config(cfg: DictConfig, checkpoint: str) -> DictConfig:
+    """The fine-tuning job's config: `downstream` becomes `task`; `downstream.seed`, if set, is its seed."""
     container = OmegaConf.to_container(cfg, resolve=True)
     container["task"] = container.pop("downstream")
+    if container["task"].get("seed") is not None:
+        container["seed"] = container["task"]["seed"]
     container["model"]["init"] = checkpoint
     container["paths"]["run_dir"] = str(Path(cfg.paths.run_dir) / "finetune")
     container["train"]["ckpt_path"] = "auto"
@@ -182,9 +230,7 @@ def sweep_keys(cfg: DictConfig) -> dict:
 
 def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
-    run_dir = Path(cfg.paths.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    run_dir = start_run_dir(cfg)
 
     init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
     corpus = prepare_data(cfg, spm_path=init[2] if init else None)
@@ -258,9 +304,11 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
 
     best = checkpointing.best_model_path or checkpointing.last_model_path
     results = trainer.validate(module, datamodule, ckpt_path=best or None, verbose=False, weights_only=True)[0]
-    results["checkpoint"] = best
+    results["checkpoint"] = str(Path(best).resolve()) if best else best
     if trainer.is_global_zero:
         write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
+        if best:
+            record_pretraining(cfg, results, corpus.languages)
         print(format_results(results, corpus.languages, cfg.data.report_groups, best))
         print(f"run directory: {run_dir}")
         print(f"  resolved config  {run_dir / 'config_resolved.yaml'}")
@@ -288,15 +336,26 @@ def main(cfg: DictConfig) -> float | None:
     try:
         results = train(cfg)
     except Exception:
+        finish_wandb_run(exit_code=1)
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / FAILED_FILE).write_text(traceback.format_exc())
         log.exception(f"this sweep point failed; the sweep goes on (details in {run_dir / FAILED_FILE})")
         return None
+    finish_wandb_run(exit_code=0)
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
     (run_dir / DONE_FILE).write_text("")
     return sweep_objective(results)
+
+
+def finish_wandb_run(exit_code: int) -> None:
+    """One wandb run per job: Hydra's basic launcher runs a sweep's points in one process, and an
+    unfinished run would take the next point's logs."""
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
 
 
 def sweep_objective(results) -> float | None:

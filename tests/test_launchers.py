@@ -1,0 +1,54 @@
+"""The `launchers` extra: each sweep point as a SLURM job (Hydra's submitit launcher) and the Optuna
+search over the fine-tuning learning rate, both with the repository's own configs."""
+
+import yaml
+from hydra import compose, initialize_config_dir
+from test_train import run_cli
+
+from xlmr_lit.train import CONF_DIR
+
+
+def test_slurm_launcher_takes_nodes_and_gpus_from_the_trainer():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True, overrides=[
+            "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp", "trainer.devices=8",
+            "trainer.num_nodes=4", "experiment=fig5_alpha", "scale=paper"])
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (4, 8, 8)
+    assert launcher.partition == "gpu" and launcher.max_num_timeout == 3
+
+
+def test_submitit_launcher_runs_a_sweep_with_done_and_failed_points(cli_env, tmp_path):
+    """The same plugin as SLURM with its local executor: points run as submitit jobs, a failing point
+    is marked and reported, a re-run skips the complete one."""
+    sweep = ["-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+             "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+             "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]
+    proc = run_cli(sweep, cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    good, bad = tmp_path / "sweep" / "heads2", tmp_path / "sweep" / "heads3"
+    assert (good / "DONE").is_file() and (good / "checkpoints" / "last.ckpt").is_file()
+    assert (bad / "FAILED").is_file() and not (bad / "DONE").exists()
+    assert "1 point(s) complete, 1 failed" in proc.stdout
+    assert list((tmp_path / "sweep" / ".submitit").glob("*/*_result.pkl"))  # they ran as submitit jobs
+
+    trained_at = (good / "checkpoints" / "last.ckpt").stat().st_mtime_ns
+    again = run_cli(sweep, cli_env, tmp_path)
+    assert again.returncode == 0 and (good / "checkpoints" / "last.ckpt").stat().st_mtime_ns == trained_at
+    assert "is complete (DONE exists): skipping" in (good / "train.log").read_text()  # the job's own log
+
+
+def test_optuna_searches_the_finetuning_learning_rate(make_cfg, cli_env, tmp_path):
+    from xlmr_lit.train import train
+
+    train(make_cfg(run_dir=tmp_path / "pretrain"))
+    ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"
+    proc = run_cli(["-m", "hydra/sweeper=finetune_lr", "hydra.sweeper.n_trials=2", "task=xnli",
+                    "task.udhr_standin=true", f"model.init={ckpt}", "task.languages=[en,sw]", "task.epochs=1",
+                    "task.batch_size=16", f"hydra.sweep.dir={tmp_path / 'search'}"], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list((tmp_path / "search").glob("*/results.jsonl"))) == 2  # two fine-tuning trials
+    best = yaml.safe_load((tmp_path / "search" / "optimization_results.yaml").read_text())
+    assert best["name"] == "optuna" and 3e-6 <= best["best_params"]["task.lr"] <= 1e-4
+    assert 0.0 <= best["best_value"] <= 1.0  # the mean dev accuracy of the single selection
