@@ -240,3 +240,11 @@ def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):
     assert [x for x, _ in downstream["all"]] == ["0.3", "1"]  # the loss rows do not leak into the accuracy panel
     png, pdf = draw("fig5_alpha", rows, tmp_path / "fig")
     assert png.stat().st_size > 20_000 and pdf.stat().st_size > 5_000
+
+
+def test_figures_say_when_they_read_a_standin():
+    from xlmr_lit.plot import _describe
+
+    row = {"task": "xnli", "run": "a", "scale": "tiny"}
+    assert _describe([{**row, "udhr_standin": True}], "test") == "scale: tiny · xnli (UDHR stand-in) test · 1 run(s)"
+    assert _describe([row], "test") == "scale: tiny · xnli test · 1 run(s)"

@@ -103,7 +103,7 @@ def test_downstream_init_fine_tunes_without_pretraining(make_cfg, tmp_path):
                           "downstream.languages=[en,sw]", "downstream.epochs=1", "downstream.batch_size=16",
                           "trainer.enable_progress_bar=false", run_dir=point))
     assert {(r["split"], r["language"]) for r in rows} >= {("test", "en"), ("test", "sw")}
-    assert all(r["task"] == "xnli" and r["init"] == str(ckpt) for r in rows)
+    assert all(r["task"] == "xnli" and r["init"] == str(ckpt) and r["udhr_standin"] for r in rows)
     assert (point / "finetune" / "results.jsonl").is_file()
     assert not (point / "checkpoints").exists()  # nothing was pretrained
 

@@ -68,7 +68,8 @@ def finetune(
     task = TASKS[t.name]
     languages = resolve_languages(t.languages, cfg.language_sets)
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
-    if t.get("udhr_standin") and not t.get("data_dir"):
+    standin = bool(t.get("udhr_standin") and not t.get("data_dir"))
+    if standin:
         t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
         log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}")
     splits = task.load_splits(t, languages, cfg.seed)
@@ -119,7 +120,8 @@ def finetune(
     )
     trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
 
-    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language")}
+    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language"),
+                "udhr_standin": standin}
     run_keys.update(row_keys or {})
     rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
     if trainer.is_global_zero:

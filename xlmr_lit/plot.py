@@ -180,7 +180,7 @@ def language_data(rows: list[dict], spec: FigureSpec, split: str = "test") -> di
 
 def _describe(rows: list[dict], split: str) -> str:
     scales = sorted({str(r.get("scale")) for r in rows if r.get("scale")}) or ["unknown"]
-    tasks = sorted({r["task"] for r in rows})
+    tasks = sorted({r["task"] + (" (UDHR stand-in)" if r.get("udhr_standin") else "") for r in rows})
     runs = len({r["run"] for r in rows})
     return f"scale: {', '.join(scales)} · {', '.join(tasks)} {split} · {runs} run(s)"
 

@@ -138,7 +138,8 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
 
     With a `downstream` task (`+task@downstream=xnli`), pretraining is followed by fine-tuning its
     best checkpoint in `<run_dir>/finetune`: one job per ablation point. `downstream.init` set (the
-    tables' experiments) fine-tunes that encoder instead, with no pretraining.
+    tables' experiments) fine-tunes that encoder instead, with no pretraining; so does a point whose
+    pretraining settings match a complete earlier run's (`train.reuse_pretraining`).
     """
     from xlmr_lit.finetune import finetune
 
