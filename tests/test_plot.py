@@ -124,6 +124,18 @@ def test_per_language_figures(tmp_path):
                                    "de": pytest.approx(100 * score("de", {"ner_run": "each_de"}))}}
 
 
+def test_bars_are_labelled_with_their_values_so_a_zero_shows(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    write_point(tmp_path / "ner", {"ner_run": "all"}, task="ner", setting="train_all", metric="f1", langs=["en", "de"])
+    rows = [{**row, "value": 0.0 if row["language"] == "de" else row["value"]} for row in read_rows([tmp_path / "ner"])]
+    draw("tables/table2_ner", rows, tmp_path / "out")
+    labels = [text.get_text() for text in figures[0].axes[0].texts]
+    assert "0" in labels and f"{100 * score('en', {'ner_run': 'all'}):.0f}" in labels
+
+
 def test_cli_writes_png_and_pdf(tmp_path, capsys):
     for alpha in ("0.3", "1.0"):
         write_point(tmp_path / "sweep", {"data.alpha": alpha})

@@ -140,14 +140,23 @@ EXPERIMENTS_DIR = Path(__file__).parents[1] / "experiments"
 EXPERIMENTS = sorted(str(p.relative_to(EXPERIMENTS_DIR).with_suffix("")) for p in EXPERIMENTS_DIR.rglob("*.yaml"))
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_runs_through_multirun(experiment, cli_env, tmp_path):
-    """Every point of every experiments file, offline, with the tiny scale's tokenizers (its vocabulary must
+def first_points(experiment: str) -> list[str]:
+    """Overrides that narrow an experiment's grid to its first points: the first two values of the first swept
+    key, the first value of every other."""
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.load(EXPERIMENTS_DIR / f"{experiment}.yaml").hydra.sweeper.params
+    values = [(key, str(grid).split(",")) for key, grid in params.items()]
+    return [f"{key}={','.join(grid[:2] if i == 0 else grid[:1])}" for i, (key, grid) in enumerate(values)]
+
+
+def run_experiment(experiment: str, narrow: list[str], cli_env: dict, tmp_path: Path) -> list[Path]:
+    """Points of `experiment` (narrowed by `narrow`), offline, with the tiny scale's tokenizers (its vocabulary must
     fit each language set's text): pretrain (2 steps), fine-tune (1 epoch), result rows."""
     from xlmr_lit.results import read_rows
 
-    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2", "downstream.epochs=1"], cli_env, tmp_path,
-                   keep=("model.vocab_size", "tokenizer.sample_lines"))
+    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2", "downstream.epochs=1", *narrow],
+                   cli_env, tmp_path, keep=("model.vocab_size", "tokenizer.sample_lines"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     points = sorted(tmp_path.glob("multirun/*/tiny/*/"))
     assert points and all((p / "DONE").is_file() and (p / "finetune" / "results.jsonl").is_file() for p in points)
@@ -157,6 +166,26 @@ def test_every_experiment_runs_through_multirun(experiment, cli_env, tmp_path):
     assert all(Path(ckpt).is_file() for ckpt in pretrained)
     if experiment.startswith("tables/"):
         assert len(pretrained) == 1  # one pretrained model, fine-tuned in each of the table's setups
+    return points
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_its_first_points(experiment, cli_env, tmp_path):
+    points = run_experiment(experiment, first_points(experiment), cli_env, tmp_path)
+    assert len(points) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_its_whole_grid(experiment, cli_env, tmp_path):
+    """Every point, so that no grid value (a vocabulary size, a language set) fails at scale tiny; in CI only."""
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.load(EXPERIMENTS_DIR / f"{experiment}.yaml").hydra.sweeper.params
+    expected = 1
+    for grid in params.values():
+        expected *= len(str(grid).split(","))
+    assert len(run_experiment(experiment, [], cli_env, tmp_path)) == expected
 
 
 DDP_SCRIPT = textwrap.dedent(
