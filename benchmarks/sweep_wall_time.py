@@ -45,8 +45,7 @@ def draw(experiment: str, work: Path) -> Path | str:
     out = work / f"{name}_tiny"
     proc = subprocess.run([str(xlmr_plot), name, "--runs", str(work / "multirun" / name / "tiny"), "--out", str(out)],
                           capture_output=True, text=True)
-    return out.with_suffix(".png") if proc.returncode == 0 else f"none ({proc.stderr.strip().splitlines()[-1]})"
-
+    return out.with_suffix(".png") if proc.returncode == 0 else f"none ({(proc.stderr.strip().splitlines() or ['no error output'])[-1]})"
 
 
 def main() -> None:

@@ -3,9 +3,18 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from xlmr_lit.train import CONF_DIR
+
+EXPERIMENTS_DIR = Path(__file__).parents[1] / "experiments"
+
+
+def sweep_params(experiment: str) -> dict[str, list[str]]:
+    """An experiments file's swept keys and their values, in the file's order."""
+    path = next(EXPERIMENTS_DIR.rglob(f"{experiment}.yaml"))
+    params = OmegaConf.load(path).hydra.sweeper.params
+    return {key: str(values).split(",") for key, values in params.items()}
 
 # Microscopic settings that exercise the real code paths in seconds.
 TINY = [

@@ -13,15 +13,9 @@ pytest.importorskip("matplotlib")
 from xlmr_lit.plot import SPECS, curve_data, draw, language_data, main, wandb_rows  # noqa: E402
 from xlmr_lit.results import read_rows  # noqa: E402
 from xlmr_lit.train import CONF_DIR  # noqa: E402
+from conftest import EXPERIMENTS_DIR, sweep_params  # noqa: E402
 
-EXPERIMENTS_DIR = Path(__file__).parents[1] / "experiments"
 LANGS = ["en", "fr", "de", "ru", "zh", "sw", "ur"]
-
-
-def sweep_params(experiment: str) -> dict[str, list[str]]:
-    path = next(EXPERIMENTS_DIR.rglob(f"{experiment}.yaml"))
-    params = OmegaConf.load(path).hydra.sweeper.params
-    return {key: str(values).split(",") for key, values in params.items()}
 
 
 def score(lang: str, point: dict) -> float:

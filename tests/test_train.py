@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
+from conftest import EXPERIMENTS_DIR, sweep_params
 from xlmr_lit.train import train
 
 
@@ -136,18 +138,14 @@ def test_cli_rejects_unknown_size_name(cli_env, tmp_path):
     assert "Could not find 'model/gigantic'" in proc.stderr and "tiny" in proc.stderr
 
 
-EXPERIMENTS_DIR = Path(__file__).parents[1] / "experiments"
 EXPERIMENTS = sorted(str(p.relative_to(EXPERIMENTS_DIR).with_suffix("")) for p in EXPERIMENTS_DIR.rglob("*.yaml"))
 
 
 def first_points(experiment: str) -> list[str]:
     """Overrides that narrow an experiment's grid to its first points: the first two values of the first swept
     key, the first value of every other."""
-    from omegaconf import OmegaConf
-
-    params = OmegaConf.load(EXPERIMENTS_DIR / f"{experiment}.yaml").hydra.sweeper.params
-    values = [(key, str(grid).split(",")) for key, grid in params.items()]
-    return [f"{key}={','.join(grid[:2] if i == 0 else grid[:1])}" for i, (key, grid) in enumerate(values)]
+    grid = list(sweep_params(experiment).items())
+    return [f"{key}={','.join(values[:2] if i == 0 else values[:1])}" for i, (key, values) in enumerate(grid)]
 
 
 def run_experiment(experiment: str, narrow: list[str], cli_env: dict, tmp_path: Path) -> list[Path]:
@@ -179,12 +177,7 @@ def test_every_experiment_runs_its_first_points(experiment, cli_env, tmp_path):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_its_whole_grid(experiment, cli_env, tmp_path):
     """Every point, so that no grid value (a vocabulary size, a language set) fails at scale tiny; in CI only."""
-    from omegaconf import OmegaConf
-
-    params = OmegaConf.load(EXPERIMENTS_DIR / f"{experiment}.yaml").hydra.sweeper.params
-    expected = 1
-    for grid in params.values():
-        expected *= len(str(grid).split(","))
+    expected = math.prod(len(values) for values in sweep_params(experiment).values())
     assert len(run_experiment(experiment, [], cli_env, tmp_path)) == expected
 
 

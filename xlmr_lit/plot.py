@@ -240,9 +240,11 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         langs = _language_order({lang for values in data.values() for lang in values})
         width = 0.8 / max(len(data), 1)
         for i, (series, values) in enumerate(data.items()):
-            bars = ax.bar([j + (i - (len(data) - 1) / 2) * width for j in range(len(langs))],
-                          [values.get(lang, math.nan) for lang in langs], width, label=series, color=f"C{i}")
-            ax.bar_label(bars, fmt="%.0f", fontsize=6)  # so that a score of 0 reads as 0, not as a missing bar
+            heights = [values.get(lang, math.nan) for lang in langs]
+            bars = ax.bar([j + (i - (len(data) - 1) / 2) * width for j in range(len(langs))], heights, width,
+                          label=series, color=f"C{i}")
+            # labelled, so that a score of 0 reads as 0; a language this series lacks stays blank
+            ax.bar_label(bars, ["" if math.isnan(h) else f"{h:.0f}" for h in heights], fontsize=6)
             avg = _mean(list(values.values()))
             ax.axhline(avg, color=f"C{i}", linestyle="--", linewidth=0.8)
         marked = set()
