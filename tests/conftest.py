@@ -5,7 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from xlmr_lit.train import CONF_DIR
+from xlmr_lit.cli import CONF_DIR
 
 EXPERIMENTS_DIR = Path(__file__).parents[1] / "experiments"
 

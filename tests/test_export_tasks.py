@@ -22,7 +22,7 @@ from xlmr_lit.model import (
     XLMRForTokenClassification,
 )
 from xlmr_lit.tokenizer import XLMRTokenizer
-from xlmr_lit.train import train
+from xlmr_lit.cli import train
 
 VOCAB = 300
 CONFIG = XLMRConfig(

@@ -4,7 +4,7 @@ import pytest
 
 from xlmr_lit.results import format_table, read_rows, select_epochs, selection_rows
 from xlmr_lit.results import main as results_main
-from xlmr_lit.train import train
+from xlmr_lit.cli import train
 
 FT = ["task.udhr_standin=true", "task.epochs=2", "task.batch_size=8", "task.languages=[en,fr,sw]", "trainer.enable_progress_bar=false"]
 

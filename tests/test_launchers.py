@@ -5,7 +5,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from test_train import run_cli
 
-from xlmr_lit.train import CONF_DIR
+from xlmr_lit.cli import CONF_DIR
 
 
 def test_slurm_launcher_takes_nodes_and_gpus_from_the_trainer():
@@ -40,7 +40,7 @@ def test_submitit_launcher_runs_a_sweep_with_done_and_failed_points(cli_env, tmp
 
 
 def test_optuna_searches_the_finetuning_learning_rate(make_cfg, cli_env, tmp_path):
-    from xlmr_lit.train import train
+    from xlmr_lit.cli import train
 
     train(make_cfg(run_dir=tmp_path / "pretrain"))
     ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"

@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 
 from xlmr_lit.plot import SPECS, curve_data, draw, language_data, main, wandb_rows  # noqa: E402
 from xlmr_lit.results import read_rows  # noqa: E402
-from xlmr_lit.train import CONF_DIR  # noqa: E402
+from xlmr_lit.cli import CONF_DIR  # noqa: E402
 from conftest import EXPERIMENTS_DIR, sweep_params  # noqa: E402
 
 LANGS = ["en", "fr", "de", "ru", "zh", "sw", "ur"]
@@ -232,7 +232,7 @@ def test_table_experiments_compose():
 
 def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):
     from xlmr_lit.results import write_rows
-    from xlmr_lit.train import pretraining_rows
+    from xlmr_lit.pretrain import pretraining_rows
 
     for alpha, loss in (("0.3", 5.0), ("1.0", 6.0)):
         write_point(tmp_path / "s", {"data.alpha": alpha})

@@ -10,7 +10,7 @@ from tiny_hf_model import build_tiny_hf_model  # tests/tiny_hf_model.py
 
 from xlmr_lit.tasks import glue
 from xlmr_lit.tasks.readers import DataFormatError
-from xlmr_lit.train import train
+from xlmr_lit.cli import train
 
 FINETUNE = ["task.epochs=2", "task.batch_size=4", "task.eval_batch_size=16", "+trainer.limit_train_batches=2",
             "trainer.enable_progress_bar=false"]
@@ -81,7 +81,7 @@ def glue_cfg(make_cfg, task, *overrides, **kwargs):
 
 
 # ----------------------------------------------------------------------------------------------
-# end to end through xlmr_lit.train.train
+# end to end through xlmr_lit.cli.train
 
 
 @pytest.mark.parametrize("task, metrics", [

@@ -10,7 +10,7 @@ from tiny_hf_model import build_tiny_hf_model
 from xlmr_lit.tasks import ner
 from xlmr_lit.tasks.readers import TaggedSentence
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
-from xlmr_lit.train import CONF_DIR, train
+from xlmr_lit.cli import CONF_DIR, train
 
 ENTITIES = {
     "en": {"PER": [["John", "Smith"], ["Mary"]], "LOC": [["Paris"], ["New", "York"]], "ORG": [["United", "Nations"]],
@@ -201,7 +201,7 @@ def test_labels_on_first_sub_token_only(tiny_model):
 
 
 # --------------------------------------------------------------------------------------------
-# end to end: each setting through xlmr_lit.train.train
+# end to end: each setting through xlmr_lit.cli.train
 
 
 @pytest.mark.parametrize("setting, languages, reported", [

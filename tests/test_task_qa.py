@@ -15,7 +15,7 @@ from xlmr_lit.tasks.features import pad_collate
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample
 from xlmr_lit.tokenizer import BOS_ID, XLMRTokenizer
 from xlmr_lit.tokenizer_offsets import pieces_with_offsets
-from xlmr_lit.train import CONF_DIR, train
+from xlmr_lit.cli import CONF_DIR, train
 
 # (fact sentence, question, answer) per language; the answer is a substring of the sentence
 FACTS = {
@@ -260,7 +260,7 @@ def test_scores_use_per_language_normalization():
 
 
 # --------------------------------------------------------------------------------------------
-# end to end through xlmr_lit.train.train
+# end to end through xlmr_lit.cli.train
 
 
 class KeepHistory(Callback):

@@ -9,7 +9,7 @@ from tiny_hf_model import build_tiny_hf_model  # tests/tiny_hf_model.py
 
 from xlmr_lit.tasks import xnli
 from xlmr_lit.tasks.readers import DataFormatError
-from xlmr_lit.train import train
+from xlmr_lit.cli import train
 
 LANGUAGES = xnli.LANGUAGES
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -100,7 +100,7 @@ def assert_rows(rows, languages, setting):
 
 
 # ----------------------------------------------------------------------------------------------
-# end to end: every setting through xlmr_lit.train.train
+# end to end: every setting through xlmr_lit.cli.train
 
 
 def test_cross_lingual_transfer_on_xnli_1_files(make_cfg, tiny_hf_model, tmp_path):

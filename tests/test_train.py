@@ -11,7 +11,7 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from conftest import EXPERIMENTS_DIR, sweep_params
-from xlmr_lit.train import train
+from xlmr_lit.cli import train
 
 
 class LossRecorder(Callback):
@@ -59,6 +59,28 @@ def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_pat
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 6
     assert all(key.startswith("model.") for key in ckpt["state_dict"])  # no duplicate copies of the weights
+
+
+def test_run_shorter_than_one_validation_interval_still_writes_best_ckpt(make_cfg, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    results = train(make_cfg("trainer.max_steps=2", "train.val_every_n_steps=5", run_dir=run_dir))
+    best = run_dir / "checkpoints" / "best.ckpt"
+    assert best.is_file() and results["checkpoint"] == str(best.resolve())
+    assert torch.load(best, map_location="cpu", weights_only=True)["global_step"] == 2
+    closing = capsys.readouterr().out
+    for name in ("last.ckpt", "best.ckpt"):
+        assert (name in closing.split("checkpoints")[-1]) == (run_dir / "checkpoints" / name).is_file()
+
+
+def test_package_has_no_import_cycle():
+    import runpy
+
+    graph_tool = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "import_graph.py"))
+    graph = graph_tool["import_graph"](Path(__file__).parents[1] / "xlmr_lit")
+    assert graph_tool["cycles"](graph) == []
+    assert "xlmr_lit.cli" not in graph["xlmr_lit.pretrain"] | graph["xlmr_lit.finetune"]
+    assert "xlmr_lit.finetune" not in graph["xlmr_lit.pretrain"] and "xlmr_lit.pretrain" not in graph["xlmr_lit.finetune"]
+    assert "xlmr_lit.runs" in graph["xlmr_lit.pretrain"] & graph["xlmr_lit.finetune"]
 
 
 def test_loss_decreases_on_real_text(make_cfg, tmp_path):
@@ -119,7 +141,7 @@ def run_cli(args: list[str], env: dict, cwd: Path, timeout: int = 300, keep: tup
     given = {a.split("=")[0] for a in args} | set(keep)
     overrides = [o for o in TINY if o.split("=")[0] not in given | {"data.languages", "logger.wandb.mode"}]
     return subprocess.run(
-        [sys.executable, "-m", "xlmr_lit.train", *args, *overrides],
+        [sys.executable, "-m", "xlmr_lit.cli", *args, *overrides],
         env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )
 
@@ -186,7 +208,7 @@ DDP_SCRIPT = textwrap.dedent(
     import json, sys
     from hydra import compose, initialize_config_dir
     from pytorch_lightning.callbacks import Callback
-    from xlmr_lit.train import CONF_DIR, train
+    from xlmr_lit.cli import CONF_DIR, train
 
     class Record(Callback):
         def __init__(self):
@@ -239,7 +261,7 @@ def test_ddp_ranks_and_workers_read_different_blocks(cache_dir, tmp_path):
 def test_device_count_for_gradient_accumulation(devices, expected):
     from omegaconf import OmegaConf
 
-    from xlmr_lit.train import gradient_accumulation, num_devices
+    from xlmr_lit.pretrain import gradient_accumulation, num_devices
 
     n = num_devices(OmegaConf.create({"devices": devices, "accelerator": "cpu"}))
     assert n == expected

@@ -10,7 +10,7 @@ from xlmr_lit.corpus import ReadReport, language_file, read_documents
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.tasks import ner, qa, xnli
 from xlmr_lit.tasks.udhr_standins import halves, standin_dir
-from xlmr_lit.train import CONF_DIR, train
+from xlmr_lit.cli import CONF_DIR, train
 
 
 def task_cfg(name: str, *overrides: str):

@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCh
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.results import format_table, selection_rows, write_rows
+from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
 from xlmr_lit.tasks.features import cached_features, eval_loader, train_loader
@@ -46,8 +47,6 @@ class FineTuneDataModule(pl.LightningDataModule):
 def finetune(
     cfg: DictConfig, callbacks: list[Callback] | None = None, loggers: list | None = None, row_keys: dict | None = None
 ) -> list[dict]:
-    from xlmr_lit.train import build_loggers, resume_checkpoint, start_run_dir
-
     t = cfg.task
     if t.name not in TASKS:
         raise ValueError(f"task={t.name!r} is not a fine-tuning task; known: pretrain, {', '.join(TASKS)}")

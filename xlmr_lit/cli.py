@@ -1,0 +1,69 @@
+"""`xlmr-train`: the thin Hydra entry point. `train(cfg)` pretrains (task=pretrain, the default, optionally
+followed by a `downstream` fine-tuning: xlmr_lit/pipeline.py) or fine-tunes (any other task: xlmr_lit/finetune.py)."""
+
+import logging
+import traceback
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import Callback
+
+from xlmr_lit.finetune import finetune
+from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
+
+log = logging.getLogger(__name__)
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
+    if cfg.task.name != "pretrain":
+        return finetune(cfg, callbacks)
+    return pretrain_then_finetune(cfg, callbacks)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Marks the run dir DONE or FAILED; in a sweep, done points are skipped and a failing point
+    does not stop the others (`sweep_report.ReportFailedPoints` lists failures at the end)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    run_dir = Path(cfg.paths.run_dir)
+    if is_done(run_dir):
+        log.info(f"{run_dir} is complete (DONE exists): skipping")
+        return None
+    try:
+        results = train(cfg)
+    except Exception:
+        finish_wandb_run(exit_code=1)
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        marker = mark_failed(run_dir, traceback.format_exc())
+        log.exception(f"this sweep point failed; the sweep goes on (details in {marker})")
+        return None
+    finish_wandb_run(exit_code=0)
+    mark_done(run_dir)
+    return sweep_objective(results)
+
+
+def finish_wandb_run(exit_code: int) -> None:
+    """One wandb run per job: Hydra's basic launcher runs a sweep's points in one process, and an
+    unfinished run would take the next point's logs."""
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
+
+
+def sweep_objective(results) -> float | None:
+    """What Hydra sweepers (Optuna) optimise: pretraining's mean validation loss (minimise), or a
+    fine-tuning run's mean single-selection dev score (maximise)."""
+    if isinstance(results, dict):
+        return results["val/loss"]
+    dev = [r["value"] for r in results if r["selection"] == "single" and r["split"] == "dev" and r["metric"] in ("accuracy", "f1")]
+    return sum(dev) / len(dev) if dev else None
+
+
+if __name__ == "__main__":
+    main()

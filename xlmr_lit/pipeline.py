@@ -1,0 +1,96 @@
+"""A sweep point as one job: pretrain (or reuse an identical earlier pretraining), then fine-tune its best
+checkpoint on the `downstream` task; DONE / FAILED markers let a re-run sweep skip or retry points."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities import rank_zero_only
+
+from xlmr_lit.finetune import finetune
+from xlmr_lit.prepare import cache_key
+from xlmr_lit.pretrain import pretrain, pretraining_rows
+from xlmr_lit.results import write_rows
+from xlmr_lit.runs import start_run_dir, sweep_keys
+
+log = logging.getLogger(__name__)
+DONE_FILE, FAILED_FILE = "DONE", "FAILED"
+PRETRAINING_SETTINGS = ("seed", "language_sets", "data", "tokenizer", "model", "optim", "train", "trainer")
+
+
+def pretrain_then_finetune(cfg: DictConfig, callbacks: list[Callback] | None = None):
+    """Pretraining; with a `downstream` task (`+task@downstream=xnli`), followed by fine-tuning its best
+    checkpoint in `<run_dir>/finetune`: one job per ablation point. `downstream.init` set (the tables'
+    experiments) fine-tunes that encoder instead, with no pretraining; so does a point whose pretraining
+    settings match a complete earlier run's (`train.reuse_pretraining`).
+    """
+    if cfg.get("downstream") and cfg.downstream.get("init"):
+        return finetune(downstream_config(cfg, cfg.downstream.init), callbacks, row_keys=sweep_keys(cfg))
+    shared = shared_pretraining(cfg) if cfg.get("downstream") and cfg.train.reuse_pretraining else None
+    if shared:
+        results, languages = shared
+        log.info(f"pretraining: reusing {results['checkpoint']}, a complete run with the same pretraining settings")
+        write_rows(pretraining_rows(results, languages, sweep_keys(cfg)), start_run_dir(cfg))
+    else:
+        results = pretrain(cfg, callbacks)
+        if rank_zero_only.rank == 0:
+            record_pretraining(cfg, results, results["languages"])
+    if cfg.get("downstream"):
+        results["downstream"] = finetune(downstream_config(cfg, results["checkpoint"]), row_keys=sweep_keys(cfg))
+    return results
+
+
+def pretraining_record(cfg: DictConfig) -> Path:
+    """Where a complete pretraining with `cfg`'s settings is recorded; the key leaves out what only
+    fine-tuning, logging and paths use, so the points of Table 2 (one model, five fine-tuning setups) agree."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    settings = {key: plain.get(key) for key in PRETRAINING_SETTINGS}
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("ckpt_path", "reuse_pretraining")}
+    return Path(cfg.paths.cache_dir).expanduser() / "pretrained" / f"{cache_key(settings)}.json"
+
+
+def record_pretraining(cfg: DictConfig, results: dict, languages: list[str]) -> None:
+    record = pretraining_record(cfg)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    scratch = record.with_suffix(f".tmp-{os.getpid()}")
+    scratch.write_text(json.dumps({"results": results, "languages": languages}))
+    os.replace(scratch, record)
+
+
+def shared_pretraining(cfg: DictConfig) -> tuple[dict, list[str]] | None:
+    """(results, languages) of a recorded pretraining with the same settings whose checkpoint still exists."""
+    record = pretraining_record(cfg)
+    if not record.is_file():
+        return None
+    shared = json.loads(record.read_text())
+    return (shared["results"], shared["languages"]) if Path(shared["results"]["checkpoint"]).is_file() else None
+
+
+def downstream_config(cfg: DictConfig, checkpoint: str) -> DictConfig:
+    """The fine-tuning job's config: `downstream` becomes `task`; `downstream.seed`, if set, is its seed."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container["task"] = container.pop("downstream")
+    if container["task"].get("seed") is not None:
+        container["seed"] = container["task"]["seed"]
+    container["model"]["init"] = checkpoint
+    container["paths"]["run_dir"] = str(Path(cfg.paths.run_dir) / "finetune")
+    container["train"]["ckpt_path"] = "auto"
+    return OmegaConf.create(container)
+
+
+def is_done(run_dir: Path) -> bool:
+    return (run_dir / DONE_FILE).is_file()
+
+
+def mark_done(run_dir: Path) -> None:
+    (run_dir / FAILED_FILE).unlink(missing_ok=True)
+    (run_dir / DONE_FILE).write_text("")
+
+
+def mark_failed(run_dir: Path, details: str) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / FAILED_FILE).write_text(details)
+    return run_dir / FAILED_FILE

@@ -1,0 +1,207 @@
+"""`pretrain(cfg)`: pretrain a masked LM from raw multilingual text (task=pretrain)."""
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+
+from xlmr_lit.convert import load_pretrained, load_state_dict_checked
+from xlmr_lit.corpus import check_languages, resolve_languages
+from xlmr_lit.datamodule import MaskedLMDataModule
+from xlmr_lit.hub_corpus import materialize_hub_corpus
+from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
+from xlmr_lit.masked_lm_module import MaskedLMLitModule
+from xlmr_lit.model import XLMRConfig
+from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
+from xlmr_lit.report import format_results, format_sampling_table
+from xlmr_lit.results import write_rows
+from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir, sweep_keys
+from xlmr_lit.tokenizer import XLMRTokenizer
+
+log = logging.getLogger(__name__)
+
+
+def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpus:
+    """Tokenizer and token shards for the run's languages; `spm_path` (e.g. from model.init) wins over config."""
+    if spm_path is None and cfg.tokenizer.spm_path:
+        spm_path = Path(cfg.tokenizer.spm_path).expanduser()
+    corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
+    languages = resolve_languages(cfg.data.languages, cfg.language_sets)
+    if cfg.data.hub.dataset:
+        hub = cfg.data.hub
+        corpus_dir = materialize_hub_corpus(
+            hub.dataset,
+            languages,
+            Path(cfg.paths.cache_dir).expanduser(),
+            config=hub.config,
+            config_map=dict(hub.config_map),
+            split=hub.split,
+            text_field=hub.text_field,
+            max_documents=hub.max_documents,
+        )
+    languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
+    return prepare_corpus(
+        corpus_dir,
+        languages,
+        Path(cfg.paths.cache_dir).expanduser(),
+        spm_path=spm_path,
+        vocab_size=cfg.tokenizer.vocab_size,
+        model_type=cfg.tokenizer.model_type,
+        sample_lines=cfg.tokenizer.sample_lines,
+        character_coverage=cfg.tokenizer.character_coverage,
+        alpha=cfg.tokenizer.alpha,
+        seed=cfg.seed,
+        valid_every=cfg.data.valid_every,
+        valid_max_tokens=cfg.data.valid_max_tokens,
+        num_proc=cfg.data.num_proc,
+        skip_undecodable=cfg.data.skip_undecodable,
+    )
+
+
+def model_config(cfg: DictConfig, vocab_size: int) -> XLMRConfig:
+    m = cfg.model
+    return XLMRConfig(
+        vocab_size=vocab_size,
+        hidden_size=m.hidden_size,
+        num_hidden_layers=m.num_hidden_layers,
+        num_attention_heads=m.num_attention_heads,
+        intermediate_size=m.intermediate_size or 4 * m.hidden_size,
+        max_position_embeddings=m.max_position_embeddings,
+        hidden_dropout_prob=m.hidden_dropout_prob,
+        attention_probs_dropout_prob=m.attention_probs_dropout_prob,
+    )
+
+
+def gradient_accumulation(global_batch: int, micro_batch: int, world_size: int) -> int:
+    per_pass = micro_batch * world_size
+    if global_batch % per_pass:
+        raise ValueError(
+            f"train.global_batch_size={global_batch} is not a multiple of data.micro_batch_size={micro_batch} "
+            f"x {world_size} device(s) = {per_pass}"
+        )
+    return global_batch // per_pass
+
+
+def num_devices(trainer_cfg: DictConfig) -> int:
+    """Processes per node that `pl.Trainer(devices=...)` will start: an int, a list of ids, or auto / -1."""
+    devices = trainer_cfg.devices
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    if OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
+        return len(devices)
+    if str(devices).isdigit():
+        return int(devices)
+    if trainer_cfg.accelerator in ("gpu", "cuda", "auto"):
+        import torch
+
+        return max(torch.cuda.device_count(), 1)
+    return 1
+
+
+def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
+    """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows."""
+    return [
+        {"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
+         "metric": "mlm_loss", "value": results[f"val/loss_{lang}"], "epoch": None, **keys}
+        for lang in languages
+    ]
+
+
+def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = start_run_dir(cfg)
+
+    init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
+    corpus = prepare_data(cfg, spm_path=init[2] if init else None)
+    spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
+    spm_copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(corpus.tokenizer_path, spm_copy)
+    tokenizer = XLMRTokenizer(spm_copy)
+
+    world_size = num_devices(cfg.trainer) * cfg.trainer.num_nodes
+    accumulate = gradient_accumulation(cfg.train.global_batch_size, cfg.data.micro_batch_size, world_size)
+    datamodule = MaskedLMDataModule(
+        corpus,
+        mask_id=tokenizer.mask_id,
+        tokens_per_sample=cfg.data.tokens_per_sample,
+        micro_batch_size=cfg.data.micro_batch_size,
+        global_batch_size=cfg.train.global_batch_size,
+        alpha=cfg.data.alpha,
+        seed=cfg.seed,
+        samples_per_epoch=cfg.data.samples_per_epoch,
+        num_workers=cfg.data.num_workers,
+        mask_prob=cfg.data.mask_prob,
+        random_token_prob=cfg.data.random_token_prob,
+        leave_unmasked_prob=cfg.data.leave_unmasked_prob,
+    )
+    log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
+
+    config = model_config(cfg, tokenizer.vocab_size)
+    if init:  # the architecture comes from the checkpoint; dropout stays a fine-tuning choice
+        config = dataclasses.replace(
+            init[0],
+            hidden_dropout_prob=cfg.model.hidden_dropout_prob,
+            attention_probs_dropout_prob=cfg.model.attention_probs_dropout_prob,
+        )
+    module = MaskedLMLitModule(
+        model_config=vars(config),
+        languages=corpus.languages,
+        tokenizer_path=str(spm_copy),
+        lr=cfg.optim.lr,
+        betas=tuple(cfg.optim.betas),
+        eps=cfg.optim.eps,
+        weight_decay=cfg.optim.weight_decay,
+        warmup_steps=cfg.optim.warmup_steps,
+        total_steps=cfg.trainer.max_steps,
+        report_groups=OmegaConf.to_container(cfg.data.report_groups),
+        compile=cfg.train.compile,
+    )
+    if init:
+        load_state_dict_checked(module.model, init[1], cfg.model.init)
+
+    checkpoint_dir = run_dir / "checkpoints"
+    checkpointing = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best",
+        monitor="val/loss",
+        mode="min",
+        save_last=True,
+        every_n_train_steps=cfg.train.checkpoint_every_n_steps,
+        enable_version_counter=False,
+    )
+    trainer = pl.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        accumulate_grad_batches=accumulate,
+        val_check_interval=cfg.train.val_every_n_steps * accumulate,
+        check_val_every_n_epoch=None,
+        use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
+        logger=build_loggers(cfg, run_dir),
+        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or [])],
+        default_root_dir=run_dir,
+    )
+    trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+
+    if checkpointing.best_model_path:
+        best = Path(checkpointing.best_model_path)
+        results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+    else:  # the run ended before its first validation: its final weights are the best there are
+        results = trainer.validate(module, datamodule, verbose=False)[0]
+        best = checkpoint_dir / "best.ckpt"
+        trainer.save_checkpoint(best)
+    results["checkpoint"] = str(best.resolve())
+    results["languages"] = corpus.languages
+    if trainer.is_global_zero:
+        write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
+        print(format_results(results, corpus.languages, cfg.data.report_groups, str(best)))
+        saved = ", ".join(p.name for p in (checkpoint_dir / "last.ckpt", best) if p.is_file())
+        print(f"run directory: {run_dir}")
+        print(f"  resolved config  {run_dir / 'config_resolved.yaml'}")
+        print(f"  checkpoints      {checkpoint_dir} ({saved})")
+        print(f"  CSV metrics      {run_dir / 'csv' / 'metrics.csv'}")
+        if cfg.logger.wandb.mode != "disabled":
+            print(f"  wandb ({cfg.logger.wandb.mode}) {run_dir / 'wandb'}")
+    return results
