@@ -73,7 +73,9 @@ def finetune(
         t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
         log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}")
     splits = task.load_splits(t, languages, cfg.seed)
-    base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length}
+    # feature_layout: bumped when a task's feature columns change, so that older caches are rebuilt
+    base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length,
+                 "feature_layout": 2}
 
     def features(name: str, examples: list):
         if not examples:

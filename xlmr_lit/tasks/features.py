@@ -84,6 +84,8 @@ def pad_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
     batch["input_ids"] = input_ids
     batch["attention_mask"] = input_ids.ne(PAD_ID).long()
     batch["index"] = torch.tensor([r["index"] for r in rows])
+    if "sentence" in rows[0]:  # token classification: the sentence a window belongs to
+        batch["sentence"] = torch.tensor([r["sentence"] for r in rows])
     if "label" in rows[0]:
         dtype = torch.float if isinstance(rows[0]["label"], float) else torch.long
         batch["label"] = torch.tensor([r["label"] for r in rows], dtype=dtype)
