@@ -5,6 +5,7 @@ Selected with `task=<name>` on the `xlmr-train` entry point. Each task module un
 """
 
 import dataclasses
+import functools
 import logging
 import math
 import shutil
@@ -98,7 +99,7 @@ def finetune(
     module = task.MODULE(
         model_config=vars(model_config), labels=splits.labels, eval_sets=eval_names, metric=splits.metric,
         lr=t.lr, weight_decay=t.weight_decay, warmup_ratio=t.warmup_ratio, total_steps=total_steps,
-        score_fn=task.score,
+        score_fn=functools.partial(task.score, **splits.score_options),
     )
     load_state_dict_checked(
         module.model, state_dict, cfg.model.init,

@@ -26,6 +26,7 @@ class TaskSplits:
     evals: dict[tuple[str, str], list]
     metric: str  # the dev metric that model selection maximises
     sources: dict = field(default_factory=dict)  # what the examples were read from, for cache keys
+    score_options: dict = field(default_factory=dict)  # keyword arguments of the task's score function
 
 
 def cached_features(spec: dict, cache_dir: Path, build: Callable[[], dict[str, list]]):
