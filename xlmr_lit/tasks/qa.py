@@ -31,7 +31,7 @@ from xlmr_lit.finetune_module import FineTuneModule, _unique_order
 from xlmr_lit.model import XLMRConfig, XLMRForQuestionAnswering
 from xlmr_lit.tasks.features import TaskSplits
 from xlmr_lit.tasks.metrics import MLQA_LANGUAGES, mlqa_scores, squad_scores
-from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json
+from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json, skip_hint
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
 from xlmr_lit.tokenizer_offsets import pieces_with_offsets
 
@@ -63,7 +63,7 @@ def examples_from_hub_rows(rows, source: str, skip_bad: bool) -> list[QAExample]
         wrong = [a for a in answers if context[a.start:a.start + len(a.text)] != a.text]
         if wrong or not answers:
             error = DataFormatError(source, f"question {row['id']}: answer {wrong[0].text if wrong else None!r} "
-                                            f"does not match its context")
+                                            f"does not match its context{skip_hint('task.skip_bad', 'questions')}")
             if not skip_bad:
                 raise error
             skipped += 1
