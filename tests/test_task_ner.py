@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from tiny_hf_model import build_tiny_hf_model
 
 from xlmr_lit.tasks import ner
-from xlmr_lit.tasks.readers import TaggedSentence
+from xlmr_lit.tasks.readers import TaggedSentence, read_conll
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
 from xlmr_lit.cli import CONF_DIR, train
 
@@ -195,9 +195,68 @@ def test_labels_on_first_sub_token_only(tiny_model):
     assert labels == expected + [-100]
 
     budget = 1 + len(pieces[0]) + len(pieces[1]) + 1  # room for the first two words only
-    short = ner.featurize([sentence], tokenizer, ner.LABELS, max_length=budget + 1)
-    assert short["input_ids"][0][-1] == EOS_ID and len(short["input_ids"][0]) == budget
-    assert [t for t in short["token_labels"][0] if t != -100] == [ner.LABELS.index("B-PER"), ner.LABELS.index("I-PER")]
+    windows = ner.featurize([sentence], tokenizer, ner.LABELS, max_length=budget + 1)
+    assert windows["input_ids"][0] == [BOS_ID, *pieces[0], *pieces[1], EOS_ID]
+    assert len(windows["input_ids"]) > 1 and set(windows["sentence"]) == {0}
+    labelled = [t for row in windows["token_labels"] for t in row if t != -100]
+    assert labelled == [ner.LABELS.index(tag) for tag in sentence.tags]  # every word once, in order
+
+
+def test_word_windows_overlap_and_own_every_word_once():
+    windows = ner.word_windows([3, 1, 2, 2, 4, 1, 1, 3, 2], budget=6, stride=3)
+    starts = [0, 3, 4, 6, 8, 12, 13, 14, 17, 19]
+    for first, end, owned_first, owned_end in windows:
+        assert starts[end] - starts[first] <= 6 and first <= owned_first <= owned_end <= end
+    # each start is the first word 3 or more tokens on, but no later than the previous window's end
+    assert [w[0] for w in windows] == [0, 1, 3, 5, 8]
+    assert [w[1] for w in windows] == [3, 4, 5, 8, 9]
+    assert [(w[2], w[3]) for w in windows] == [(0, 2), (2, 3), (3, 5), (5, 8), (8, 9)]  # shared words split
+    # a word longer than the budget gets a window of its own; nothing is lost
+    assert ner.word_windows([1, 9, 1], budget=4, stride=2) == [(0, 1, 0, 1), (1, 2, 1, 2), (2, 3, 2, 3)]
+    assert ner.word_windows([2, 2], budget=8, stride=4) == [(0, 2, 0, 2)]
+
+
+def test_long_sentences_are_scored_whole(tmp_path, tiny_model):
+    """Sentences longer than max_length: every gold entity of the file is scored, every word predicted,
+    through featurize, the evaluation loader and the module's validation step and score."""
+    import pytorch_lightning as pl
+
+    from xlmr_lit.convert import load_pretrained
+    from xlmr_lit.tasks.features import eval_loader
+    from xlmr_lit.tasks.metrics import conll_entities, conll_f1
+
+    generated = generated_sentences("es", 24, seed=3)
+    long_sentences = [(sum((t for t, _ in generated[i:i + 8]), []), sum((g for _, g in generated[i:i + 8]), []))
+                      for i in range(0, 24, 8)]
+    path = tmp_path / "esp.testb"
+    write_conll2002(path, [*long_sentences, generated[0]], docstart=False)
+    file_entities = sum(tag.startswith("B-") for _, tags in [*long_sentences, generated[0]] for tag in tags)
+    sentences = read_conll(path, scheme="iob2")
+    assert sum(len(conll_entities(s.tags)) for s in sentences) == file_entities
+
+    config, _, spm_path = load_pretrained(f"hf:{tiny_model}")
+    tokenizer = XLMRTokenizer(spm_path)
+    max_length = 24
+    assert all(len(tokenizer.encode(" ".join(s.tokens))) > 3 * max_length for s in sentences[:3])
+    features = ner.featurize(sentences, tokenizer, ner.LABELS, max_length=max_length)
+    assert max(len(ids) for ids in features["input_ids"]) <= max_length
+    assert features["sentence"].count(3) == 1 and features["sentence"].count(0) > 3
+
+    seen = {}
+
+    def recording_f1(gold, pred):
+        seen.update(gold=gold, pred=pred)
+        return conll_f1(gold, pred)
+
+    module = ner.MODULE(model_config=vars(config), labels=ner.LABELS, eval_sets=[("test", "es")], metric="f1",
+                        score_fn=recording_f1)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.validate(module, eval_loader(datasets.Dataset.from_dict(features), batch_size=4))
+    assert seen["gold"] == [s.tags for s in sentences]
+    assert [len(p) for p in seen["pred"]] == [len(s.tokens) for s in sentences]
+    assert sum(len(conll_entities(tags)) for tags in seen["gold"]) == file_entities
+    assert module.history[-1]["scores"]["test/es"] == conll_f1(seen["gold"], seen["pred"])
 
 
 # --------------------------------------------------------------------------------------------

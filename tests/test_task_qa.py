@@ -101,6 +101,13 @@ def test_mlqa_and_xquad_sets(qa_data):
     xquad = qa.load_splits(task_cfg(data_dir=str(qa_data), benchmark="xquad"), ["de", "zh"], 0)
     assert set(xquad.evals) == {("dev", "en"), ("test", "de"), ("test", "zh")}
     assert xquad.sources["test/de"][0].endswith("xquad/xquad.de.json")
+    # each benchmark scored as its authors score it, MLQA's normalization available for XQuAD
+    assert mlqa.score_options == {"normalization": "mlqa"} and xquad.score_options == {"normalization": "squad"}
+    xquad_mlqa = qa.load_splits(task_cfg(data_dir=str(qa_data), benchmark="xquad", answer_normalization="mlqa"),
+                                ["de"], 0)
+    assert xquad_mlqa.score_options == {"normalization": "mlqa"}
+    with pytest.raises(ValueError, match="answer_normalization='xtreme'; expected one of squad, mlqa"):
+        qa.load_splits(task_cfg(data_dir=str(qa_data), answer_normalization="xtreme"), ["en"], 0)
     with pytest.raises(ValueError, match="not in mlqa"):
         qa.load_splits(task_cfg(data_dir=str(qa_data)), ["en", "th"], 0)
 
@@ -138,7 +145,7 @@ def test_hub_loading(monkeypatch):
     assert ("google/xquad", "xquad.zh", "validation") in calls and ("rajpurkar/squad", None, "validation") in calls
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: hub_rows("李明在清华大学工作。", "清华大学", 2))
-    with pytest.raises(DataFormatError, match="q1"):
+    with pytest.raises(DataFormatError, match=r"q1.*task\.skip_bad=true skips malformed questions"):
         qa.load_splits(task_cfg(), ["zh"], 0)
 
 
@@ -257,6 +264,12 @@ def test_scores_use_per_language_normalization():
     assert qa.qa_scores({"z": "北京是"}, [example], "zh")["f1"] == pytest.approx(0.8)
     thai = QAExample("t", "", "กรุงเทพ มหานคร", [Answer("กรุงเทพ", 0)])
     assert qa.qa_scores({"t": "กรุงเทพ!"}, [thai], "th") == {"f1": 1.0, "exact_match": 1.0}
+    # SQuAD v1.1's normalization splits on whitespace only and keeps non-ASCII punctuation
+    assert qa.qa_scores({"z": "北京是"}, [example], "zh", normalization="squad") == {"f1": 0.0, "exact_match": 0.0}
+    assert qa.qa_scores({"t": "กรุงเทพ!"}, [thai], "th", normalization="squad") == {"f1": 1.0, "exact_match": 1.0}
+    spanish = QAExample("s", "", "el «Prado»", [Answer("el «Prado»", 0)])
+    assert qa.qa_scores({"s": "Prado"}, [spanish], "es", normalization="mlqa")["exact_match"] == 1.0
+    assert qa.qa_scores({"s": "Prado"}, [spanish], "es", normalization="squad") == {"f1": 0.0, "exact_match": 0.0}
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +279,7 @@ def test_scores_use_per_language_normalization():
 class KeepHistory(Callback):
     def on_fit_end(self, trainer, module):
         self.history = module.history
+        self.score_fn = module.score_fn
 
 
 @pytest.mark.parametrize("benchmark, languages", [("mlqa", "[en,es,zh]"), ("xquad", "[en,de,zh]")])
@@ -279,6 +293,7 @@ def test_end_to_end(make_cfg, tmp_path, qa_data, tiny_model, benchmark, language
     assert {r["metric"] for r in rows} == {"f1", "exact_match"}
     assert all(0.0 <= r["value"] <= 1.0 and r["task"] == "qa" for r in rows)
     scored = set(history.history[-1]["scores"])
+    assert history.score_fn.keywords == {"normalization": "mlqa" if benchmark == "mlqa" else "squad"}
     if benchmark == "mlqa":
         assert {r["language"] for r in rows} == {"en", "es", "zh"}
         assert scored == {f"{split}/{lang}" for split in ("dev", "test") for lang in ("en", "es", "zh")}

@@ -226,6 +226,49 @@ def test_conll_empty_file_and_bad_scheme(tmp_path):
         read_conll(tmp_path / "eng.testa", scheme="bio")
 
 
+def test_iob2_entities_starting_with_i_are_counted_logged_and_read_as_conlleval_does(tmp_path, caplog):
+    from xlmr_lit.tasks.metrics import conll_entities, conll_f1
+
+    raw = [["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"], ["O", "B-MISC", "I-MISC", "O", "I-MISC"]]
+    path = write(tmp_path / "esp.testb", [line for tags in raw for line in [f"w N {tag}" for tag in tags] + [""]])
+    with caplog.at_level("WARNING"):
+        sentences = read_conll(path, scheme="iob2")
+    assert [s.tags for s in sentences] == [["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "B-ORG"],
+                                           ["O", "B-MISC", "I-MISC", "O", "B-MISC"]]
+    assert "esp.testb: 4 entities start with I- (treated as B-, as conlleval does)" in caplog.text
+    # the same entities conlleval reads from the raw tags: 4 + 2, and a perfect score against them
+    assert [conll_entities(s.tags) for s in sentences] == [conll_entities(tags) for tags in raw]
+    assert sum(len(conll_entities(s.tags)) for s in sentences) == 6
+    assert conll_f1([s.tags for s in sentences], raw)["f1"] == 1.0
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        read_conll(write(tmp_path / "eng.testb", ["Paris NNP I-NP I-LOC", ""]), scheme="iob1")
+    assert "start with I-" not in caplog.text  # IOB1 entities start with I- by design
+
+
+def test_bad_item_errors_name_the_task_option_that_skips_them(tmp_path):
+    document = [{"paragraphs": [{"context": CONTEXT_DE, "qas": [qa("good", "?", ("308", 38)),
+                                                                qa("bad", "?", ("308", 37))]}]}]
+    cases = [
+        (read_xnli_tsv, write(tmp_path / "dev-en.tsv", ["a\tb\tneutral", "a\tb\tmaybe"]), {},
+         "line 2: unknown label 'maybe'", "task.skip_bad_rows=true skips malformed rows"),
+        (read_conll, write(tmp_path / "esp.train", ["Sao NC B-LOC", "", "Paulo NC B-PLACE", ""]), {"scheme": "iob2"},
+         "line 3: unknown tag 'B-PLACE'", "task.skip_bad=true skips malformed sentences"),
+        (read_squad_json, squad_json(tmp_path / "dev.json", document), {},
+         "question bad: answer text", "task.skip_bad=true skips malformed questions"),
+        (read_glue_tsv, write(tmp_path / "in_domain_dev.tsv", ["gj04\t1\t\tGood.", "gj04\t2\t\tOdd."]),
+         {"task": "cola"}, "line 2: unknown label '2'", "task.skip_bad_rows=true skips malformed rows"),
+    ]
+    for read, path, kwargs, problem, hint in cases:
+        with pytest.raises(DataFormatError) as error:
+            read(path, **kwargs)
+        assert problem in str(error.value) and str(error.value).endswith(hint + " and counts them in the log")
+        assert len(read(path, skip_bad=True, **kwargs)) == 1
+    with pytest.raises(DataFormatError) as error:  # a whole-file problem: skipping would not help
+        read_conll(write(tmp_path / "eng.testa", ["-DOCSTART- -X- -X- O", ""]), scheme="iob1")
+    assert "skip" not in str(error.value).replace("skipped", "")
+
+
 # --------------------------------------------------------------------------------------------
 # QA
 

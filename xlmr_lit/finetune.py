@@ -5,6 +5,7 @@ Selected with `task=<name>` on the `xlmr-train` entry point. Each task module un
 """
 
 import dataclasses
+import functools
 import logging
 import math
 import shutil
@@ -72,7 +73,9 @@ def finetune(
         t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
         log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}")
     splits = task.load_splits(t, languages, cfg.seed)
-    base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length}
+    # feature_layout: bumped when a task's feature columns change, so that older caches are rebuilt
+    base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length,
+                 "feature_layout": 2}
 
     def features(name: str, examples: list):
         if not examples:
@@ -95,7 +98,7 @@ def finetune(
     module = task.MODULE(
         model_config=vars(model_config), labels=splits.labels, eval_sets=eval_names, metric=splits.metric,
         lr=t.lr, weight_decay=t.weight_decay, warmup_ratio=t.warmup_ratio, total_steps=total_steps,
-        score_fn=task.score,
+        score_fn=functools.partial(task.score, **splits.score_options),
     )
     load_state_dict_checked(
         module.model, state_dict, cfg.model.init,

@@ -115,7 +115,11 @@ class SequenceClassificationModule(FineTuneModule):
 
 
 class TokenClassificationModule(FineTuneModule):
-    """NER: a label on the first sub-token of each word, the others ignored; no CRF."""
+    """NER: a label on the first sub-token of each word, the others ignored; no CRF.
+
+    A feature row is one window of a sentence (`sentence` in the batch); each word is labelled in
+    exactly one window, so a sentence's tags are its windows' labelled positions in row order.
+    """
 
     def __init__(self, *args, score_fn: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -133,16 +137,18 @@ class TokenClassificationModule(FineTuneModule):
         # a fixed width, so that ranks can all_gather batches of different lengths
         width = self.hparams.model_config["max_position_embeddings"]
         pad = (0, width - preds.size(1))
-        return batch["index"], F.pad(preds, pad, value=0), F.pad(batch["labels"], pad, value=-100)
+        return batch["index"], batch["sentence"], F.pad(preds, pad, value=0), F.pad(batch["labels"], pad, value=-100)
 
     def score(self, idx: int, parts: list) -> dict[str, float]:
-        index, preds, labels = (self.gather(torch.cat(p)) for p in zip(*parts))
-        gold_tags, pred_tags = [], []
+        index, sentence, preds, labels = (self.gather(torch.cat(p)) for p in zip(*parts))
+        gold_tags, pred_tags = defaultdict(list), defaultdict(list)
         for i in _unique_order(index).tolist():
             keep = labels[i].ne(-100)
-            gold_tags.append([self.labels[t] for t in labels[i][keep].tolist()])
-            pred_tags.append([self.labels[t] for t in preds[i][keep].tolist()])
-        return self.score_fn(gold_tags, pred_tags)
+            number = int(sentence[i])
+            gold_tags[number] += [self.labels[t] for t in labels[i][keep].tolist()]
+            pred_tags[number] += [self.labels[t] for t in preds[i][keep].tolist()]
+        numbers = sorted(gold_tags)
+        return self.score_fn([gold_tags[n] for n in numbers], [pred_tags[n] for n in numbers])
 
 
 def _unique_order(index: torch.Tensor) -> torch.Tensor:

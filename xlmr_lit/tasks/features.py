@@ -26,6 +26,7 @@ class TaskSplits:
     evals: dict[tuple[str, str], list]
     metric: str  # the dev metric that model selection maximises
     sources: dict = field(default_factory=dict)  # what the examples were read from, for cache keys
+    score_options: dict = field(default_factory=dict)  # keyword arguments of the task's score function
 
 
 def cached_features(spec: dict, cache_dir: Path, build: Callable[[], dict[str, list]]):
@@ -84,6 +85,8 @@ def pad_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
     batch["input_ids"] = input_ids
     batch["attention_mask"] = input_ids.ne(PAD_ID).long()
     batch["index"] = torch.tensor([r["index"] for r in rows])
+    if "sentence" in rows[0]:  # token classification: the sentence a window belongs to
+        batch["sentence"] = torch.tensor([r["sentence"] for r in rows])
     if "label" in rows[0]:
         dtype = torch.float if isinstance(rows[0]["label"], float) else torch.long
         batch["label"] = torch.tensor([r["label"] for r in rows], dtype=dtype)

@@ -22,7 +22,9 @@ import numpy as np
 from xlmr_lit.finetune_module import SequenceClassificationModule
 from xlmr_lit.tasks.features import TaskSplits, featurize_pairs
 from xlmr_lit.tasks.metrics import glue_metrics
-from xlmr_lit.tasks.readers import GLUE_FORMATS, DataFormatError, SentencePair, glue_task_name, read_glue_tsv
+from xlmr_lit.tasks.readers import (
+    GLUE_FORMATS, DataFormatError, SentencePair, glue_task_name, read_glue_tsv, skip_hint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,8 @@ def read_hub(name: str, task: str, skip_bad: bool) -> tuple[dict, int]:
             if not valid:
                 expected = "a float score" if not names else f"0..{len(names) - 1} ({', '.join(names)})"
                 error = DataFormatError(f"{name} (config {task}, split {hub_split})",
-                                        f"row {i}: label {label!r}, expected {expected}")
+                                        f"row {i}: label {label!r}, expected {expected}"
+                                        + skip_hint("task.skip_bad_rows", "rows"))
                 if not skip_bad:
                     raise error
                 skipped += 1

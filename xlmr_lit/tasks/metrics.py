@@ -1,7 +1,7 @@
-"""Benchmark metrics: accuracy (XNLI), CoNLL entity F1 (NER), MLQA F1/EM (QA), GLUE's metrics.
+"""Benchmark metrics: accuracy (XNLI), CoNLL entity F1 (NER), SQuAD/MLQA F1 and EM (QA), GLUE's metrics.
 
 Scales: `conll_f1`, `accuracy` and `glue_metrics` return fractions in [0, 1] (correlations in
-[-1, 1]); `mlqa_scores` returns percentages, as the official MLQA script does.
+[-1, 1]); `mlqa_scores` and `squad_scores` return percentages, as the official QA scripts do.
 """
 
 import logging
@@ -10,6 +10,8 @@ import re
 import string
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -81,21 +83,32 @@ def conll_f1(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------------------------
-# MLQA: the official mlqa_evaluation_v1.py, per-language normalization
+# Extractive QA: bag-of-tokens F1 and exact match after normalizing answers, as the official
+# scripts do: SQuAD v1.1's evaluate-v1.1.py (English-only) and MLQA's mlqa_evaluation_v1.py
+# (per language)
 
 MLQA_LANGUAGES = ("en", "es", "de", "ar", "hi", "vi", "zh")
 
+_ENGLISH_ARTICLES = re.compile(r"\b(a|an|the)\b")
 _ARTICLES = {
-    "en": re.compile(r"\b(a|an|the)\b"),
+    "en": _ENGLISH_ARTICLES,
     "es": re.compile(r"\b(un|una|unos|unas|el|la|los|las)\b"),
     "de": re.compile(r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b"),
     "vi": re.compile(r"\b(của|là|cái|chiếc|những)\b"),
 }
 _CJK = re.compile(r"[\u4e00-\u9fa5]")
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD v1.1's normalization: lowercase, drop ASCII punctuation, drop English articles,
+    re-join the whitespace tokens with single spaces. Language-blind: Unicode punctuation stays."""
+    text = "".join(char for char in text.lower() if char not in _ASCII_PUNCTUATION)
+    return " ".join(_ENGLISH_ARTICLES.sub(" ", text).split())
 
 
 def _is_punctuation(char: str) -> bool:
-    return char in string.punctuation or unicodedata.category(char).startswith("P")
+    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
 
 
 def _mixed_segmentation(text: str) -> list[str]:
@@ -128,29 +141,28 @@ def mlqa_normalize(text: str, lang: str) -> str:
     return " ".join(tokens)
 
 
-def mlqa_f1(prediction: str, golds: list[str], lang: str) -> float:
-    """Bag-of-tokens F1 in [0, 1], the best over the gold answers."""
-    return max(_token_f1(prediction, gold, lang) for gold in golds)
+def answer_f1(prediction: str, golds: list[str], normalize: Callable[[str], str]) -> float:
+    """Bag-of-tokens F1 in [0, 1] of the normalized answers, the best over the gold answers."""
+    return max(_token_f1(normalize(prediction).split(), normalize(gold).split()) for gold in golds)
 
 
-def _token_f1(prediction: str, gold: str, lang: str) -> float:
-    pred_tokens = mlqa_normalize(prediction, lang).split()
-    gold_tokens = mlqa_normalize(gold, lang).split()
+def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     num_same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
-    if num_same == 0:  # also when both are empty, as in the official script
+    if num_same == 0:  # also when both are empty, as in the official scripts
         return 0.0
     precision = num_same / len(pred_tokens)
     recall = num_same / len(gold_tokens)
     return 2 * precision * recall / (precision + recall)
 
 
-def mlqa_em(prediction: str, golds: list[str], lang: str) -> float:
+def answer_em(prediction: str, golds: list[str], normalize: Callable[[str], str]) -> float:
     """1.0 if the normalized prediction equals some normalized gold answer, else 0.0."""
-    normalized = mlqa_normalize(prediction, lang)
-    return float(any(normalized == mlqa_normalize(gold, lang) for gold in golds))
+    normalized = normalize(prediction)
+    return float(any(normalized == normalize(gold) for gold in golds))
 
 
-def mlqa_scores(predictions: dict[str, str], examples: list[QAExample], lang: str) -> dict[str, float]:
+def answer_scores(predictions: dict[str, str], examples: list[QAExample],
+                  normalize: Callable[[str], str]) -> dict[str, float]:
     """F1 and exact match in percent over `examples`; a question with no prediction scores 0."""
     if not examples:
         raise ValueError("no examples to score")
@@ -161,11 +173,29 @@ def mlqa_scores(predictions: dict[str, str], examples: list[QAExample], lang: st
             missing += 1
             continue
         golds = [answer.text for answer in example.answers]
-        f1 += mlqa_f1(predictions[example.id], golds, lang)
-        exact_match += mlqa_em(predictions[example.id], golds, lang)
+        f1 += answer_f1(predictions[example.id], golds, normalize)
+        exact_match += answer_em(predictions[example.id], golds, normalize)
     if missing:
         log.warning("%d of %d questions have no prediction and score 0", missing, len(examples))
     return {"f1": 100.0 * f1 / len(examples), "exact_match": 100.0 * exact_match / len(examples)}
+
+
+def mlqa_f1(prediction: str, golds: list[str], lang: str) -> float:
+    return answer_f1(prediction, golds, partial(mlqa_normalize, lang=lang))
+
+
+def mlqa_em(prediction: str, golds: list[str], lang: str) -> float:
+    return answer_em(prediction, golds, partial(mlqa_normalize, lang=lang))
+
+
+def mlqa_scores(predictions: dict[str, str], examples: list[QAExample], lang: str) -> dict[str, float]:
+    """mlqa_evaluation_v1.py's F1 and exact match in percent."""
+    return answer_scores(predictions, examples, partial(mlqa_normalize, lang=lang))
+
+
+def squad_scores(predictions: dict[str, str], examples: list[QAExample]) -> dict[str, float]:
+    """evaluate-v1.1.py's F1 and exact match in percent."""
+    return answer_scores(predictions, examples, squad_normalize)
 
 
 # --------------------------------------------------------------------------------------------

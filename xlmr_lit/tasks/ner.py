@@ -4,7 +4,9 @@ Labels are PER LOC ORG MISC in IOB2 (PAN-X has no MISC). Settings (`task.setting
 - train_en: train on English, evaluate every language (cross-lingual transfer);
 - train_each: train on `task.train_language` and evaluate it (a multirun over task.train_language);
 - train_all: train on the union of every language's training set, evaluate every language.
-A word's label sits on its first sub-token; the other sub-tokens are ignored (-100). Scores are
+A word's label sits on its first sub-token; the other sub-tokens are ignored (-100). A sentence
+longer than max_length is cut into overlapping windows of whole words, and each word is
+predicted in exactly one of them, so every word of every sentence is scored. Scores are
 entity-level F1 per language with conlleval's semantics.
 
 Files are read from `task.data_dir` with the per-language names of conf/task/ner.yaml; with
@@ -123,33 +125,68 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
 # features
 
 
-def align_labels(word_pieces: list[list[int]], tags: list[str], label_ids: dict[str, int],
-                 max_length: int) -> tuple[list[int], list[int]]:
-    """`<s> pieces </s>` and per-token labels: each word's tag on its first piece, -100 elsewhere.
+def word_windows(piece_counts: list[int], budget: int, stride: int) -> list[tuple[int, int, int, int]]:
+    """(first, end, owned_first, owned_end) word positions of each window over one sentence.
 
-    At most max_length tokens: the words that do not fit are dropped.
+    A window holds the words from `first` that fit in `budget` tokens (at least one word). The
+    next window starts at the first word `stride` or more tokens after this window's start (and no
+    later than its end), so windows overlap; the words two windows share are split at their middle,
+    each window predicting its own part. The owned ranges cover every word exactly once, in order.
     """
-    input_ids, token_labels = [BOS_ID], [IGNORED]
-    for pieces, tag in zip(word_pieces, tags):
-        pieces = pieces or [UNK_ID]  # a word SentencePiece normalises away must still carry its tag
-        if len(input_ids) + len(pieces) > max_length - 1:
+    starts = [0]
+    for count in piece_counts:
+        starts.append(starts[-1] + count)
+    num_words = len(piece_counts)
+    if num_words == 0:
+        return [(0, 0, 0, 0)]
+    spans = []
+    first = 0
+    while True:
+        end = first + 1
+        while end < num_words and starts[end + 1] - starts[first] <= budget:
+            end += 1
+        spans.append((first, end))
+        if end >= num_words:
             break
-        input_ids += pieces
-        token_labels += [label_ids[tag]] + [IGNORED] * (len(pieces) - 1)
-    return input_ids + [EOS_ID], token_labels + [IGNORED]
+        next_first = first + 1
+        while next_first < end and starts[next_first] < starts[first] + stride:
+            next_first += 1
+        first = next_first
+    cuts = [0, *((next_first + end) // 2 for (_, end), (next_first, _) in zip(spans, spans[1:])), num_words]
+    return [(first, end, cuts[k], cuts[k + 1]) for k, (first, end) in enumerate(spans)]
 
 
-def featurize(examples: list[TaggedSentence], tokenizer: XLMRTokenizer, labels: list[str], max_length: int) -> dict:
+def featurize(examples: list[TaggedSentence], tokenizer: XLMRTokenizer, labels: list[str], max_length: int,
+              stride: int | None = None) -> dict:
+    """`<s> pieces </s>` windows of whole words with per-token labels, each sentence predicted whole.
+
+    A word's label sits on its first piece, and only in the window that owns the word (see
+    `word_windows`); every other token is -100, so each word is trained on and scored exactly once.
+    stride: tokens between window starts; default half a window. A word of more pieces than a
+    window holds keeps its first max_length - 2.
+    """
+    budget = max_length - 2
+    if budget < 1:
+        raise ValueError(f"task.max_length={max_length} leaves no room for a word between <s> and </s>")
+    stride = stride or max(budget // 2, 1)
     label_ids = {label: i for i, label in enumerate(labels)}
-    columns = {"input_ids": [], "token_labels": [], "index": []}
-    for index, sentence in enumerate(examples):
+    columns = {"input_ids": [], "token_labels": [], "sentence": []}
+    for number, sentence in enumerate(examples):
         flat, lengths = tokenizer.encode_lines(sentence.tokens)  # each word on its own: "▁" + word pieces
         flat, ends = flat.tolist(), lengths.cumsum().tolist()
-        word_pieces = [flat[end - n:end] for end, n in zip(ends, lengths.tolist())]
-        input_ids, token_labels = align_labels(word_pieces, sentence.tags, label_ids, max_length)
-        columns["input_ids"].append(input_ids)
-        columns["token_labels"].append(token_labels)
-        columns["index"].append(index)
+        # a word SentencePiece normalises away must still carry its tag
+        word_pieces = [flat[end - n:end][:budget] or [UNK_ID] for end, n in zip(ends, lengths.tolist())]
+        for first, end, owned_first, owned_end in word_windows([len(p) for p in word_pieces], budget, stride):
+            input_ids, token_labels = [BOS_ID], [IGNORED]
+            for position in range(first, end):
+                pieces = word_pieces[position]
+                label = label_ids[sentence.tags[position]] if owned_first <= position < owned_end else IGNORED
+                input_ids += pieces
+                token_labels += [label] + [IGNORED] * (len(pieces) - 1)
+            columns["input_ids"].append(input_ids + [EOS_ID])
+            columns["token_labels"].append(token_labels + [IGNORED])
+            columns["sentence"].append(number)
+    columns["index"] = list(range(len(columns["input_ids"])))
     return columns
 
 

@@ -12,7 +12,9 @@ the answer's start and end token (both 0, `<s>`, when the answer is not inside t
 Decoding: per window, the top N_BEST start and end positions among the context tokens; pairs
 with start <= end and at most MAX_ANSWER_TOKENS tokens, scored by start + end logit; the best
 pair over an example's windows is mapped back to characters of the original context. Scores are
-F1 and exact match with MLQA's per-language normalization.
+F1 and exact match as each benchmark's authors compute them (`task.answer_normalization`): MLQA
+with mlqa_evaluation_v1.py's per-language normalization, XQuAD (and SQuAD) with SQuAD v1.1's
+evaluate-v1.1.py normalization.
 
 The feature rows (kept in the datamodule's Arrow datasets) carry everything decoding needs:
 each batch row's `index` is its row number, so the module looks the rest up there.
@@ -28,8 +30,8 @@ import torch.nn.functional as F
 from xlmr_lit.finetune_module import FineTuneModule, _unique_order
 from xlmr_lit.model import XLMRConfig, XLMRForQuestionAnswering
 from xlmr_lit.tasks.features import TaskSplits
-from xlmr_lit.tasks.metrics import MLQA_LANGUAGES, mlqa_scores
-from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json
+from xlmr_lit.tasks.metrics import MLQA_LANGUAGES, mlqa_scores, squad_scores
+from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json, skip_hint
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
 from xlmr_lit.tokenizer_offsets import pieces_with_offsets
 
@@ -43,6 +45,9 @@ NO_CHAR = -1  # character offset of tokens outside the context
 
 XQUAD_LANGUAGES = ("en", "es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi", "ro")
 BENCHMARK_LANGUAGES = {"mlqa": MLQA_LANGUAGES, "xquad": XQUAD_LANGUAGES}
+# the normalization each benchmark's authors score with: MLQA's script, or SQuAD v1.1's for XQuAD
+BENCHMARK_NORMALIZATION = {"mlqa": "mlqa", "xquad": "squad"}
+NORMALIZATIONS = ("squad", "mlqa")
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +63,7 @@ def examples_from_hub_rows(rows, source: str, skip_bad: bool) -> list[QAExample]
         wrong = [a for a in answers if context[a.start:a.start + len(a.text)] != a.text]
         if wrong or not answers:
             error = DataFormatError(source, f"question {row['id']}: answer {wrong[0].text if wrong else None!r} "
-                                            f"does not match its context")
+                                            f"does not match its context{skip_hint('task.skip_bad', 'questions')}")
             if not skip_bad:
                 raise error
             skipped += 1
@@ -130,9 +135,14 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
     unknown = [lang for lang in languages if lang not in known]
     if unknown:
         raise ValueError(f"task.languages has {unknown}, not in {task_cfg.benchmark}: {' '.join(known)}")
+    normalization = task_cfg.get("answer_normalization") or BENCHMARK_NORMALIZATION[task_cfg.benchmark]
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"task.answer_normalization={normalization!r}; expected one of {', '.join(NORMALIZATIONS)} "
+                         f"or null (the benchmark's own)")
     examples, sources = read_sets(task_cfg, {"train": ("squad_train", {}), **eval_files(task_cfg, languages)})
     train = examples.pop("train")
-    return TaskSplits(labels=[], train=train, evals=examples, metric="f1", sources=sources)
+    return TaskSplits(labels=[], train=train, evals=examples, metric="f1", sources=sources,
+                      score_options={"normalization": normalization})
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,11 +268,21 @@ def examples_of(rows) -> list[QAExample]:
     return list(examples.values())
 
 
-def qa_scores(predictions: dict[str, str], examples: list[QAExample], lang: str) -> dict[str, float]:
-    """F1 and exact match as fractions (the results table shows percent, as for every task)."""
-    # MLQA defines no normalization for XQuAD's el ru tr th ro; its Hindi one is language-neutral:
-    # lowercase, no punctuation, no articles, whitespace tokens.
-    scores = mlqa_scores(predictions, examples, lang if lang in MLQA_LANGUAGES else "hi")
+def qa_scores(predictions: dict[str, str], examples: list[QAExample], lang: str,
+              normalization: str = "mlqa") -> dict[str, float]:
+    """F1 and exact match as fractions (the results table shows percent, as for every task).
+
+    normalization: 'squad' (evaluate-v1.1.py, the same for every language) or 'mlqa'
+    (mlqa_evaluation_v1.py for `lang`).
+    """
+    if normalization == "squad":
+        scores = squad_scores(predictions, examples)
+    elif normalization == "mlqa":
+        # MLQA defines no normalization for XQuAD's el ru tr th ro; its Hindi one is language-neutral:
+        # lowercase, no punctuation, no articles, whitespace tokens.
+        scores = mlqa_scores(predictions, examples, lang if lang in MLQA_LANGUAGES else "hi")
+    else:
+        raise ValueError(f"normalization={normalization!r}; expected one of {', '.join(NORMALIZATIONS)}")
     return {name: value / 100.0 for name, value in scores.items()}
 
 

@@ -75,18 +75,25 @@ class QAExample:
     title: str = ""
 
 
-class _Collector:
-    """Collects items and either raises on a bad one or remembers it as skipped."""
+def skip_hint(option: str, items: str) -> str:
+    """The end of a bad-item error message: the task option that skips such items."""
+    return f"; {option}=true skips malformed {items} and counts them in the log"
 
-    def __init__(self, path, skip_bad: bool):
+
+class _Collector:
+    """Collects items and either raises on a bad one (naming `skip_option`, the task option that
+    skips it) or remembers it as skipped."""
+
+    def __init__(self, path, skip_bad: bool, skip_option: str, items: str):
         self.path = path
         self.skip_bad = skip_bad
+        self.hint = skip_hint(skip_option, items)
         self.items: list = []
         self.skipped: list[DataFormatError] = []
 
     def bad(self, error: DataFormatError) -> None:
         if not self.skip_bad:
-            raise error
+            raise DataFormatError(error.path, error.message + self.hint, error.line)
         self.skipped.append(error)
 
     def result(self, what: str) -> Records:
@@ -179,7 +186,7 @@ def read_xnli_tsv(path, language: str | None = None, skip_bad: bool = False) -> 
     if fmt == "xnli-1.0":
         return _read_xnli_1(path, language, skip_bad)
     language = language or _language_from_file_name(path)
-    out = _Collector(path, skip_bad)
+    out = _Collector(path, skip_bad, "task.skip_bad_rows", "rows")
     rows = _tsv_rows(path)
     if fmt == "xnli-mt":
         next(rows)
@@ -195,7 +202,7 @@ def read_xnli_tsv(path, language: str | None = None, skip_bad: bool = False) -> 
 
 
 def _read_xnli_1(path, language: str | None, skip_bad: bool) -> Records:
-    out = _Collector(path, skip_bad)
+    out = _Collector(path, skip_bad, "task.skip_bad_rows", "rows")
     rows = _tsv_rows(path)
     _, header = next(rows)
     columns = {name: i for i, name in enumerate(header)}
@@ -249,6 +256,8 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     """TaggedSentences from a CoNLL-style file: one token per line, the tag in the last column.
 
     scheme: 'iob2' for CoNLL-2002 and WikiANN/PAN-X, 'iob1' for CoNLL-2003 (converted to IOB2).
+    An IOB2 entity that starts with I- is read as starting with B- (conlleval's reading), and
+    their count is logged.
     Columns are tab-separated if the line has a tab (PAN-X), else space-separated (CoNLL); all
     lines of a file must have the same number of columns. `-DOCSTART-` lines are skipped.
     PAN-X tokens may carry a language prefix (`en:Paris`); if the first token has one, every
@@ -259,7 +268,7 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     """
     if scheme not in ("iob1", "iob2"):
         raise ValueError(f"scheme must be 'iob1' or 'iob2', not {scheme!r}")
-    out = _Collector(path, skip_bad)
+    out = _Collector(path, skip_bad, "task.skip_bad", "sentences")
     allowed_types = None if labels is None else set(labels)
     expected_columns = None
     prefixed = None  # whether tokens carry a language prefix, decided by the first token
@@ -267,12 +276,17 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     tags: list[str] = []
     sentence_error: DataFormatError | None = None
 
+    i_starts = 0  # IOB2 input: entities that start with I- (after O or another type)
+
     def finish_sentence():
-        nonlocal tokens, tags, sentence_error
+        nonlocal tokens, tags, sentence_error, i_starts
         if sentence_error is not None:
             out.bad(sentence_error)
         elif tokens:
-            out.items.append(TaggedSentence(tokens, iob1_to_iob2(tags) if scheme == "iob1" else tags, language))
+            iob2_tags = iob1_to_iob2(tags)  # I- after O or another type starts an entity, as in conlleval
+            if scheme == "iob2":
+                i_starts += sum(given != read for given, read in zip(tags, iob2_tags))
+            out.items.append(TaggedSentence(tokens, iob2_tags, language))
         tokens, tags, sentence_error = [], [], None
 
     for number, line in _lines(path, encoding):
@@ -321,6 +335,8 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
         tokens.append(token)
         tags.append(tag)
     finish_sentence()
+    if i_starts:
+        log.warning("%s: %d entities start with I- (treated as B-, as conlleval does)", path, i_starts)
     return out.result("sentences")
 
 
@@ -340,7 +356,7 @@ def read_squad_json(path, skip_bad: bool = False) -> Records:
         raise DataFormatError(path, f"not valid JSON: {e.msg}", e.lineno) from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise DataFormatError(path, 'expected a JSON object with a "data" list (SQuAD v1.1 format)')
-    out = _Collector(path, skip_bad)
+    out = _Collector(path, skip_bad, "task.skip_bad", "questions")
     seen_ids: set[str] = set()
     for a, article in enumerate(document["data"]):
         title = article.get("title", "")
@@ -427,7 +443,7 @@ def read_glue_tsv(path, task: str, skip_bad: bool = False) -> Records:
     strings of the file ('0'/'1', 'entailment', ...) except STS-B's float score.
     """
     fmt = GLUE_FORMATS[glue_task_name(task)]
-    out = _Collector(path, skip_bad)
+    out = _Collector(path, skip_bad, "task.skip_bad_rows", "rows")
     rows = _tsv_rows(path)
     if fmt.header is None:
         columns = COLA_COLUMNS

@@ -25,7 +25,7 @@ import numpy as np
 from xlmr_lit.finetune_module import SequenceClassificationModule
 from xlmr_lit.tasks.features import TaskSplits, featurize_pairs
 from xlmr_lit.tasks.metrics import accuracy
-from xlmr_lit.tasks.readers import NLI_LABELS, DataFormatError, SentencePair, read_xnli_tsv
+from xlmr_lit.tasks.readers import NLI_LABELS, DataFormatError, SentencePair, read_xnli_tsv, skip_hint
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def read_hub(name: str, train_languages: list[str], eval_languages: list[str], s
         examples[(split, lang)] = []
         for i, (premise, hypothesis, label) in enumerate(zip(rows["premise"], rows["hypothesis"], rows["label"])):
             if not isinstance(label, int) or not 0 <= label < len(LABELS):
-                error = DataFormatError(where, f"row {i}: label {label!r}, expected 0, 1 or 2 ({', '.join(LABELS)})")
+                error = DataFormatError(where, f"row {i}: label {label!r}, expected 0, 1 or 2 ({', '.join(LABELS)})"
+                                        + skip_hint("task.skip_bad_rows", "rows"))
                 if not skip_bad:
                     raise error
                 skipped += 1
