@@ -3,7 +3,6 @@
 import math
 import random
 
-import datasets
 import numpy as np
 import pytest
 from tiny_hf_model import build_tiny_hf_model  # tests/tiny_hf_model.py
@@ -170,50 +169,3 @@ def test_score_uses_the_metrics_of_the_task_its_labels_name():
         "matthews_corr": 1.0}
     stsb = glue.score(np.array([0.1, 0.4, 0.2]), np.array([1.0, 4.0, 2.0]), [])
     assert stsb["pearson"] == pytest.approx(1.0) and stsb["spearman"] == pytest.approx(1.0)
-
-
-def fake_glue_hub(monkeypatch, bad_row=None):
-    requested = []
-
-    def load_dataset(name, config):
-        requested.append((name, config))
-        split_names = {"mnli": ["train", "validation_matched", "validation_mismatched", "test_matched"]}.get(
-            config, ["train", "validation", "test"])
-        columns = glue.HUB_COLUMNS[config]
-        result = {}
-        for split in split_names:
-            n = 6
-            if config == "stsb":
-                labels = [i * 0.5 for i in range(n)]
-            else:
-                labels = [-1 if split.startswith("test") else i % len(glue.LABEL_NAMES[config]) for i in range(n)]
-            if bad_row is not None and split.startswith("validation"):
-                labels[bad_row] = 7
-            rows = {columns[0]: [f"{split} a {i}" for i in range(n)], "label": labels, "idx": list(range(n))}
-            if columns[1]:
-                rows[columns[1]] = [f"{split} b {i}" for i in range(n)]
-            result[split] = datasets.Dataset.from_dict(rows)
-        return datasets.DatasetDict(result)
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    return requested
-
-
-def test_hub_splits_and_labels(make_cfg, monkeypatch):
-    requested = fake_glue_hub(monkeypatch)
-    mnli = glue.load_splits(make_cfg("task=glue", "task.glue_task=mnli").task, ["en"], 1)
-    assert requested == [("nyu-mll/glue", "mnli")]
-    assert list(mnli.evals) == [("dev", "en"), ("dev_mismatched", "en")]
-    assert mnli.evals[("dev_mismatched", "en")][0].text_a == "validation_mismatched a 0"
-    assert [e.label for e in mnli.train[:3]] == NLI
-    cola = glue.load_splits(make_cfg("task=glue", "task.glue_task=CoLA").task, ["en"], 1)
-    assert cola.train[1].label == "acceptable" and cola.train[1].text_b is None
-    stsb = glue.load_splits(make_cfg("task=glue", "task.glue_task=STS-B").task, ["en"], 1)
-    assert stsb.labels == [] and [e.label for e in stsb.evals[("dev", "en")][:2]] == [0.0, 0.5]
-
-
-def test_hub_bad_label_is_named(make_cfg, monkeypatch):
-    fake_glue_hub(monkeypatch, bad_row=3)
-    with pytest.raises(DataFormatError, match=r"nyu-mll/glue \(config rte, split validation\): row 3: label 7.*"
-                                              r"task\.skip_bad_rows=true skips malformed rows"):
-        glue.load_splits(make_cfg("task=glue", "task.glue_task=rte").task, ["en"], 1)

@@ -2,7 +2,6 @@
 
 import random
 
-import datasets
 import pytest
 from omegaconf import OmegaConf
 from tiny_hf_model import build_tiny_hf_model
@@ -155,26 +154,6 @@ def test_missing_files_are_listed(tmp_path):
     assert "eng.train" in message and "eng.testa" in message and "eng.testb" in message and "task.data_dir" in message
     with pytest.raises(FileNotFoundError, match=r"panx/train-sw\.tsv"):
         ner.load_splits(task_cfg(data_dir=str(tmp_path), setting="train_each", train_language="sw"), ["sw"], 0)
-
-
-def test_hub_loading_maps_integer_tags(monkeypatch):
-    names = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
-    calls = []
-
-    def fake_load_dataset(repo, name=None, split=None):
-        calls.append((repo, name, split))
-        return datasets.Dataset.from_dict({"tokens": [["Ali", "in", "Nairobi"], []], "ner_tags": [[1, 0, 5], []]},
-                                          features=features)
-
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    splits = ner.load_splits(task_cfg(setting="train_en"), ["en", "sw"], 0)
-    assert splits.train == [TaggedSentence(["Ali", "in", "Nairobi"], ["B-PER", "O", "B-LOC"], "en")]
-    assert ("eriktks/conll2003", None, "train") in calls and ("unimelb-nlp/wikiann", "sw", "validation") in calls
-    assert splits.sources["sw/test"] == "hf:unimelb-nlp/wikiann/sw/test"
-    with pytest.raises(FileNotFoundError, match="German is not on the HF hub"):
-        ner.load_splits(task_cfg(setting="train_each", train_language="de"), ["de"], 0)
 
 
 # --------------------------------------------------------------------------------------------

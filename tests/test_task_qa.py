@@ -3,7 +3,6 @@
 import json
 import random
 
-import datasets
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -119,34 +118,6 @@ def test_missing_files_are_listed(tmp_path):
     for name in ("squad/train-v1.1.json", "MLQA_V1/dev/dev-context-zh-question-zh.json",
                  "MLQA_V1/test/test-context-en-question-en.json"):
         assert name in message
-
-
-def hub_rows(context: str, answer: str, start: int):
-    return datasets.Dataset.from_dict({
-        "id": ["q1"], "title": ["t"], "context": [context], "question": ["哪里？"],
-        "answers": [{"text": [answer], "answer_start": [start]}],
-    })
-
-
-def test_hub_loading(monkeypatch):
-    calls = []
-
-    def fake_load_dataset(repo, name=None, split=None):
-        calls.append((repo, name, split))
-        return hub_rows("李明在清华大学工作。", "清华大学", 3)
-
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    splits = qa.load_splits(task_cfg(), ["zh"], 0)
-    assert calls == [("rajpurkar/squad", None, "train"), ("facebook/mlqa", "mlqa.zh.zh", "validation"),
-                     ("facebook/mlqa", "mlqa.zh.zh", "test")]
-    assert splits.evals[("test", "zh")] == [QAExample("q1", "哪里？", "李明在清华大学工作。", [Answer("清华大学", 3)], "t")]
-    calls.clear()
-    qa.load_splits(task_cfg(benchmark="xquad"), ["zh"], 0)
-    assert ("google/xquad", "xquad.zh", "validation") in calls and ("rajpurkar/squad", None, "validation") in calls
-
-    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: hub_rows("李明在清华大学工作。", "清华大学", 2))
-    with pytest.raises(DataFormatError, match=r"q1.*task\.skip_bad=true skips malformed questions"):
-        qa.load_splits(task_cfg(), ["zh"], 0)
 
 
 # --------------------------------------------------------------------------------------------

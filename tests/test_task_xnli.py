@@ -3,7 +3,6 @@
 import json
 import random
 
-import datasets
 import pytest
 from tiny_hf_model import build_tiny_hf_model  # tests/tiny_hf_model.py
 
@@ -192,42 +191,3 @@ def test_bad_row_names_file_and_line_or_is_skipped_and_counted(make_cfg, tmp_pat
     splits = xnli.load_splits(xnli_cfg(make_cfg, f"task.data_dir={data}", "task.skip_bad_rows=true").task, ["en"], 1)
     assert len(splits.evals[("dev", "en")]) == 6
     assert "xnli: skipped 1 malformed rows" in capsys.readouterr().out
-
-
-def fake_hub(monkeypatch, bad_label=None):
-    requested = []
-
-    def load_dataset(name, config):
-        requested.append((name, config))
-        splits = {}
-        for seed, split in enumerate(("train", "validation", "test")):
-            rows = pairs(config, 5, seed)
-            labels = [LABELS.index(label) for _, _, label in rows]
-            if bad_label is not None and split == "validation":
-                labels[2] = bad_label
-            splits[split] = datasets.Dataset.from_dict(
-                {"premise": [a for a, _, _ in rows], "hypothesis": [b for _, b, _ in rows], "label": labels})
-        return datasets.DatasetDict(splits)
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    return requested
-
-
-def test_hub_dataset_configs_per_language(make_cfg, monkeypatch):
-    requested = fake_hub(monkeypatch)
-    task_cfg = make_cfg("task=xnli", "task.setting=translate_train", "task.train_language=fr").task
-    splits = xnli.load_splits(task_cfg, LANGUAGES, 1)
-    assert requested == [("facebook/xnli", "fr")]
-    assert list(splits.evals) == [("dev", "fr"), ("test", "fr")]
-    assert [e.label for e in splits.evals[("dev", "fr")]] == [label for _, _, label in pairs("fr", 5, 1)]
-    assert splits.sources["hub"] == "facebook/xnli" and len(splits.train) == 5
-    requested.clear()
-    xnli.load_splits(make_cfg("task=xnli").task, ["en", "fr", "sw"], 1)
-    assert requested == [("facebook/xnli", lang) for lang in ("en", "fr", "sw")]
-
-
-def test_hub_bad_label_is_named(make_cfg, monkeypatch):
-    fake_hub(monkeypatch, bad_label=-1)
-    with pytest.raises(DataFormatError, match=r"facebook/xnli \(config en, split validation\): row 2: label -1.*"
-                                              r"task\.skip_bad_rows=true skips malformed rows"):
-        xnli.load_splits(make_cfg("task=xnli").task, ["en"], 1)

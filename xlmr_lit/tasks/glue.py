@@ -21,6 +21,7 @@ import numpy as np
 
 from xlmr_lit.finetune_module import SequenceClassificationModule
 from xlmr_lit.tasks.features import TaskSplits, featurize_pairs
+from xlmr_lit.tasks.hub import glue_split
 from xlmr_lit.tasks.metrics import glue_metrics
 from xlmr_lit.tasks.readers import (
     GLUE_FORMATS, DataFormatError, SentencePair, glue_task_name, read_glue_tsv, skip_hint,
@@ -86,23 +87,24 @@ def read_files(files: dict[str, Path], task: str, skip_bad: bool) -> tuple[dict,
     return examples, skipped
 
 
-def read_hub(name: str, task: str, skip_bad: bool) -> tuple[dict, int]:
-    import datasets
-
-    dataset = datasets.load_dataset(name, task)
+def read_hub(name: str, task: str, skip_bad: bool, hub_dir: str | None = None) -> tuple[dict, int]:
+    """{split: examples} from the task's config, reading only its train and validation splits."""
     column_a, column_b = HUB_COLUMNS[task]
     names = LABEL_NAMES[task]
     examples, skipped = {}, 0
     for split, hub_split in HUB_SPLITS.get(task, {"train": "train", "dev": "validation"}).items():
-        rows = dataset[hub_split]
+        where = glue_split(name, task, hub_split)
+        rows = where.load(hub_dir)
+        hub_names = getattr(rows.features["label"], "names", names)
+        if hub_names != names:
+            raise DataFormatError(where, f"label names {hub_names}, expected {names} in this order")
         texts_b = rows[column_b] if column_b else [None] * len(rows)
         examples[split] = []
         for i, (text_a, text_b, label) in enumerate(zip(rows[column_a], texts_b, rows["label"])):
             valid = isinstance(label, float) if not names else isinstance(label, int) and 0 <= label < len(names)
             if not valid:
                 expected = "a float score" if not names else f"0..{len(names) - 1} ({', '.join(names)})"
-                error = DataFormatError(f"{name} (config {task}, split {hub_split})",
-                                        f"row {i}: label {label!r}, expected {expected}"
+                error = DataFormatError(where, f"row {i}: label {label!r}, expected {expected}"
                                         + skip_hint("task.skip_bad_rows", "rows"))
                 if not skip_bad:
                     raise error
@@ -120,7 +122,7 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
         examples, skipped = read_files(files, task, skip_bad)
         sources = {"files": {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in files.values()}}
     elif task_cfg.get("hub_dataset"):
-        examples, skipped = read_hub(task_cfg.hub_dataset, task, skip_bad)
+        examples, skipped = read_hub(task_cfg.hub_dataset, task, skip_bad, task_cfg.get("hub_dir"))
         sources = {"hub": task_cfg.hub_dataset}
     else:
         raise ValueError("task=glue needs its data: set task.data_dir=<GLUE distribution dir> "

@@ -18,7 +18,8 @@ from pathlib import Path
 from xlmr_lit.finetune_module import TokenClassificationModule
 from xlmr_lit.tasks.features import TaskSplits
 from xlmr_lit.tasks.metrics import conll_f1
-from xlmr_lit.tasks.readers import NER_LABELS, TaggedSentence, read_conll
+from xlmr_lit.tasks.hub import ner_split
+from xlmr_lit.tasks.readers import NER_LABELS, DataFormatError, TaggedSentence, read_conll
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, UNK_ID, XLMRTokenizer
 
 LABELS = ["O"] + [f"{prefix}-{entity}" for entity in NER_LABELS for prefix in ("B", "I")]
@@ -26,9 +27,7 @@ SPLITS = ("train", "dev", "test")
 SETTINGS = ("train_en", "train_each", "train_all")
 IGNORED = -100
 
-# HF hub copies; CoNLL-2003 German is not redistributed, so it needs task.data_dir.
-HUB_CONLL = {"en": ("eriktks/conll2003", None), "es": ("eriktks/conll2002", "es"), "nl": ("eriktks/conll2002", "nl")}
-HUB_WIKIANN = "unimelb-nlp/wikiann"
+# HF hub copies (xlmr_lit/tasks/hub.py); CoNLL-2003 German is not redistributed, so it needs task.data_dir.
 HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
 
@@ -72,29 +71,30 @@ def read_from_files(task_cfg, lang: str, splits: list[str]) -> tuple[dict[str, l
     return sentences, sources
 
 
-def read_from_hub(lang: str, splits: list[str]) -> tuple[dict[str, list[TaggedSentence]], dict]:
-    import datasets
-
+def read_from_hub(lang: str, splits: list[str],
+                  hub_dir: str | None = None) -> tuple[dict[str, list[TaggedSentence]], dict]:
     if lang == "de":
         raise FileNotFoundError("task=ner: CoNLL-2003 German is not on the HF hub; set task.data_dir to your copy "
                                 "of deu.train/deu.testa/deu.testb")
-    repo, name = HUB_CONLL.get(lang, (HUB_WIKIANN, lang))
-    sentences = {}
+    sentences, sources = {}, {}
     for split in splits:
-        rows = datasets.load_dataset(repo, name, split=HUB_SPLITS[split])
+        where = ner_split(lang, HUB_SPLITS[split])
+        rows = where.load(hub_dir)
         tag_names = rows.features["ner_tags"].feature.names  # hub copies are IOB2 with integer tags
+        unknown = [name for name in tag_names if name not in LABELS]
+        if unknown:
+            raise DataFormatError(where, f"tag names {unknown} are not among {LABELS}")
         sentences[split] = [
             TaggedSentence(list(row["tokens"]), [tag_names[t] for t in row["ner_tags"]], lang)
             for row in rows if row["tokens"]
         ]
-    sources = {f"{lang}/{split}": "/".join(["hf:" + repo, *([name] if name else []), HUB_SPLITS[split]])
-               for split in splits}
+        sources[f"{lang}/{split}"] = str(where)
     return sentences, sources
 
 
 def read_sentences(task_cfg, lang: str, splits: list[str]) -> tuple[dict[str, list[TaggedSentence]], dict]:
     if task_cfg.data_dir is None:
-        return read_from_hub(lang, splits)
+        return read_from_hub(lang, splits, task_cfg.get("hub_dir"))
     return read_from_files(task_cfg, lang, splits)
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from xlmr_lit.finetune_module import FineTuneModule, _unique_order
 from xlmr_lit.model import XLMRConfig, XLMRForQuestionAnswering
 from xlmr_lit.tasks.features import TaskSplits
+from xlmr_lit.tasks.hub import HubSplit, mlqa_split, squad_split, xquad_split
 from xlmr_lit.tasks.metrics import MLQA_LANGUAGES, mlqa_scores, squad_scores
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json, skip_hint
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
@@ -81,15 +82,15 @@ def eval_files(task_cfg, languages: list[str]) -> dict[tuple[str, str], tuple[st
     return {("dev", "en"): ("squad_dev", {}), **{("test", lang): ("xquad", {"lang": lang}) for lang in languages}}
 
 
-def hub_location(key: str, split: str = "", lang: str = "") -> tuple[str, str | None, str]:
-    """(repository, config, split) on the HF hub for a `task.files` key, with task.data_dir=null."""
+def hub_location(key: str, split: str = "", lang: str = "") -> HubSplit:
+    """The HF hub split of a `task.files` key, read when task.data_dir=null."""
     if key == "squad_train":
-        return "rajpurkar/squad", None, "train"
+        return squad_split("train")
     if key == "squad_dev":
-        return "rajpurkar/squad", None, "validation"
+        return squad_split("validation")
     if key == "mlqa":
-        return "facebook/mlqa", f"mlqa.{lang}.{lang}", {"dev": "validation", "test": "test"}[split]
-    return "google/xquad", f"xquad.{lang}", "validation"
+        return mlqa_split(lang, {"dev": "validation", "test": "test"}[split])
+    return xquad_split(lang)
 
 
 def set_name(name: str | tuple[str, str]) -> str:
@@ -100,13 +101,11 @@ def read_sets(task_cfg, wanted: dict) -> tuple[dict, dict]:
     """Examples and a source description for each entry of `wanted` (name -> (key, format args))."""
     examples, sources = {}, {}
     if task_cfg.data_dir is None:
-        import datasets
-
         for name, (key, args) in wanted.items():
-            repo, config, split = hub_location(key, **args)
-            source = "/".join(["hf:" + repo, *([config] if config else []), split])
-            rows = datasets.load_dataset(repo, config, split=split)
-            examples[name], sources[set_name(name)] = examples_from_hub_rows(rows, source, task_cfg.skip_bad), source
+            where = hub_location(key, **args)
+            rows = where.load(task_cfg.get("hub_dir"))
+            examples[name] = examples_from_hub_rows(rows, str(where), task_cfg.skip_bad)
+            sources[set_name(name)] = str(where)
         return examples, sources
 
     data_dir = Path(task_cfg.data_dir).expanduser()

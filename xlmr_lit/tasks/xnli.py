@@ -14,7 +14,8 @@ Data, from `task.data_dir` (the layout is detected) or, when data_dir is null, `
   and `XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv`.
 - XTREME's copy (download_data.sh, utils_preprocess.py): `{dev,test}-{lang}.tsv` and `train-en.tsv`,
   in data_dir or data_dir/xnli; for translate-train, `train-{lang}.tsv` in the same 3-column format.
-- the HF hub (`facebook/xnli`): one config per language, splits train/validation/test, integer labels.
+- the HF hub (`facebook/xnli`): one config per language, splits train/validation/test, integer labels
+  (ClassLabel entailment, neutral, contradiction); see xlmr_lit/tasks/hub.py.
 """
 
 import logging
@@ -24,6 +25,7 @@ import numpy as np
 
 from xlmr_lit.finetune_module import SequenceClassificationModule
 from xlmr_lit.tasks.features import TaskSplits, featurize_pairs
+from xlmr_lit.tasks.hub import xnli_split
 from xlmr_lit.tasks.metrics import accuracy
 from xlmr_lit.tasks.readers import NLI_LABELS, DataFormatError, SentencePair, read_xnli_tsv, skip_hint
 
@@ -120,18 +122,20 @@ def file_sources(files: dict) -> dict:
 # the HF hub
 
 
-def read_hub(name: str, train_languages: list[str], eval_languages: list[str], skip_bad: bool) -> tuple[dict, int]:
-    """{(split, language): examples} from `datasets.load_dataset(name, lang)`, and the rows skipped."""
-    import datasets
+def read_hub(name: str, train_languages: list[str], eval_languages: list[str], skip_bad: bool,
+             hub_dir: str | None = None) -> tuple[dict, int]:
+    """{(split, language): examples} from the hub's per-language configs, and the rows skipped.
 
+    Only the splits used are read: an evaluated-only language never downloads its training set.
+    """
     wanted = [("train", lang) for lang in train_languages] + [(s, lang) for s in EVAL_SPLITS for lang in eval_languages]
-    loaded = {}
     examples, skipped = {}, 0
     for split, lang in wanted:
-        if lang not in loaded:
-            loaded[lang] = datasets.load_dataset(name, lang)
-        rows = loaded[lang][HUB_SPLITS[split]]
-        where = f"{name} (config {lang}, split {HUB_SPLITS[split]})"
+        where = xnli_split(name, lang, HUB_SPLITS[split])
+        rows = where.load(hub_dir)
+        names = getattr(rows.features["label"], "names", LABELS)
+        if names != LABELS:
+            raise DataFormatError(where, f"label names {names}, expected {LABELS} in this order")
         examples[(split, lang)] = []
         for i, (premise, hypothesis, label) in enumerate(zip(rows["premise"], rows["hypothesis"], rows["label"])):
             if not isinstance(label, int) or not 0 <= label < len(LABELS):
@@ -165,7 +169,8 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
         examples, skipped = read_files(layout, files, skip_bad)
         sources = {"layout": layout, "files": file_sources(files)}
     elif task_cfg.get("hub_dataset"):
-        examples, skipped = read_hub(task_cfg.hub_dataset, train_languages, eval_languages, skip_bad)
+        examples, skipped = read_hub(task_cfg.hub_dataset, train_languages, eval_languages, skip_bad,
+                                     task_cfg.get("hub_dir"))
         sources = {"hub": task_cfg.hub_dataset}
     else:
         raise ValueError("task=xnli needs its data: set task.data_dir=<dir> (XNLI-1.0 + XNLI-MT-1.0, or XTREME's "

@@ -1,0 +1,88 @@
+"""The fine-tuning benchmarks on the HF hub: where each split lives and the one call that reads it.
+
+Every split is read with `datasets.load_dataset(repo, config, split=..., data_files={split: pattern},
+revision=...)`, where `data_files` names only that split's parquet files: a dataset is never
+downloaded whole to read one of its splits (XNLI's 392k-row train set stays on the hub when a
+language is only evaluated). Script datasets, which `datasets` >= 4 refuses to run, are read from
+the parquet conversion the hub keeps on their `refs/convert/parquet` revision, where each config is a
+folder `<config>/<split>/NNNN.parquet`.
+
+`hub_dir` (a task's `task.hub_dir`) reads local copies instead, one folder per repository laid out
+as the repository at that revision, e.g. from
+`hf download eriktks/conll2003 --repo-type dataset --revision refs/convert/parquet --local-dir <hub_dir>/eriktks/conll2003`.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PARQUET_CONVERSION = "refs/convert/parquet"
+
+
+@dataclass(frozen=True)
+class HubSplit:
+    """One split of a dataset repository on the HF hub."""
+
+    repo: str
+    config: str | None
+    split: str
+    data_files: str  # the split's files, a glob inside the repository at `revision`
+    revision: str | None = None
+
+    def __str__(self) -> str:
+        where = "/".join(["hf:" + self.repo, *([self.config] if self.config else []), self.split])
+        return where + (f"@{self.revision}" if self.revision else "")
+
+    def load(self, hub_dir: str | Path | None = None):
+        """The split as a `datasets.Dataset`; from `hub_dir/<repo>` instead of the hub when given."""
+        import datasets
+
+        path = self.repo if hub_dir is None else str(Path(hub_dir).expanduser() / self.repo)
+        rows = datasets.load_dataset(path, self.config, split=self.split, data_files={self.split: self.data_files},
+                                     revision=self.revision)
+        log.info("%s: read %d rows", self, len(rows))
+        return rows
+
+
+# facebook/xnli: parquet on main, one config per language, splits train/validation/test
+def xnli_split(repo: str, lang: str, split: str) -> HubSplit:
+    return HubSplit(repo, lang, split, f"{lang}/{split}-*.parquet")
+
+
+# nyu-mll/glue: parquet on main, one config per task; MNLI has validation_matched/_mismatched
+def glue_split(repo: str, task: str, split: str) -> HubSplit:
+    return HubSplit(repo, task, split, f"{task}/{split}-*.parquet")
+
+
+CONLL2003 = "eriktks/conll2003"  # a script dataset: read its parquet conversion
+CONLL2002 = "eriktks/conll2002"  # the same, with languages es and nl as the conversion's folders
+WIKIANN = "unimelb-nlp/wikiann"  # parquet on main, one config per language
+
+
+def ner_split(lang: str, split: str) -> HubSplit:
+    """CoNLL-2003 English, CoNLL-2002 Spanish and Dutch, or WikiANN (PAN-X) for any other language."""
+    if lang == "en":
+        return HubSplit(CONLL2003, None, split, f"conll2003/{split}/*.parquet", PARQUET_CONVERSION)
+    if lang in ("es", "nl"):
+        return HubSplit(CONLL2002, None, split, f"{lang}/{split}/*.parquet", PARQUET_CONVERSION)
+    return HubSplit(WIKIANN, lang, split, f"{lang}/{split}-*.parquet")
+
+
+SQUAD = "rajpurkar/squad"  # parquet on main, config plain_text, splits train/validation
+MLQA = "facebook/mlqa"  # a script dataset: configs mlqa.<context lang>.<question lang>, splits validation/test
+XQUAD = "google/xquad"  # parquet on main, configs xquad.<lang>, one split: validation
+
+
+def squad_split(split: str) -> HubSplit:
+    return HubSplit(SQUAD, "plain_text", split, f"plain_text/{split}-*.parquet")
+
+
+def mlqa_split(lang: str, split: str) -> HubSplit:
+    config = f"mlqa.{lang}.{lang}"
+    return HubSplit(MLQA, None, split, f"{config}/{split}/*.parquet", PARQUET_CONVERSION)
+
+
+def xquad_split(lang: str) -> HubSplit:
+    return HubSplit(XQUAD, f"xquad.{lang}", "validation", f"xquad.{lang}/validation-*.parquet")
