@@ -38,10 +38,13 @@ def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpu
             languages,
             Path(cfg.paths.cache_dir).expanduser(),
             config=hub.config,
-            config_map=dict(hub.config_map),
+            config_map=OmegaConf.to_container(hub.config_map),
+            sources=OmegaConf.to_container(hub.sources),
             split=hub.split,
             text_field=hub.text_field,
             max_documents=hub.max_documents,
+            hub_dir=hub.hub_dir,
+            skip_missing=cfg.data.skip_missing_languages,
         )
     languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
     return prepare_corpus(
