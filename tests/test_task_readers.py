@@ -173,8 +173,9 @@ def test_conll2003_german_has_five_columns_and_may_be_latin1(tmp_path):
     path.write_bytes("Großer Großer NN I-NC O\nNordendler <unknown> NN I-NC I-ORG\n\n".encode("latin-1"))
     (sentence,) = read_conll(path, scheme="iob1", encoding="latin-1")
     assert sentence == TaggedSentence(["Großer", "Nordendler"], ["O", "B-ORG"], "de")
+    assert read_conll(path, scheme="iob1") == [sentence]  # detected
     with pytest.raises(UnicodeDecodeError, match=r"deu\.testa, line 1: not utf-8 text.*latin-1"):
-        read_conll(path, scheme="iob1")
+        read_conll(path, scheme="iob1", encoding="utf-8")
 
 
 def test_panx_with_and_without_language_prefix(tmp_path):

@@ -48,12 +48,10 @@ def language_files(task_cfg, lang: str) -> tuple[dict[str, Path], str]:
     return files, scheme
 
 
-def read_language(path: Path, scheme: str, lang: str, skip_bad: bool) -> list[TaggedSentence]:
-    try:
-        return read_conll(path, scheme=scheme, language=lang, skip_bad=skip_bad)
-    except UnicodeDecodeError:
-        # the original CoNLL-2003 German files are latin-1; most copies are UTF-8
-        return read_conll(path, scheme=scheme, language=lang, encoding="latin-1", skip_bad=skip_bad)
+def read_language(path: Path, scheme: str, lang: str, skip_bad: bool,
+                  encoding: str | None = None) -> list[TaggedSentence]:
+    """encoding None: UTF-8, or latin-1 (logged) for a file that is not UTF-8, as CoNLL-2003 German is not."""
+    return read_conll(path, scheme=scheme, language=lang, encoding=encoding, skip_bad=skip_bad)
 
 
 def read_from_files(task_cfg, lang: str, splits: list[str]) -> tuple[dict[str, list[TaggedSentence]], dict]:
@@ -66,7 +64,8 @@ def read_from_files(task_cfg, lang: str, splits: list[str]) -> tuple[dict[str, l
             f"{expected}\n(file names per language: task.conll.<lang>.{{train,dev,test}} and task.panx in "
             f"conf/task/ner.yaml; task.data_dir=null reads the HF hub)"
         )
-    sentences = {split: read_language(files[split], scheme, lang, task_cfg.skip_bad) for split in splits}
+    encoding = task_cfg.get("encoding")
+    sentences = {split: read_language(files[split], scheme, lang, task_cfg.skip_bad, encoding) for split in splits}
     sources = {f"{lang}/{split}": [str(files[split]), files[split].stat().st_size] for split in splits}
     return sentences, sources
 

@@ -119,6 +119,9 @@ def _lines(path, encoding: str = "utf-8"):
                 raise UnicodeDecodeError(e.encoding, e.object, e.start, e.end, f"{e.reason} ({where})") from None
             if number == 1:
                 line = line.removeprefix("\ufeff")
+            if not raw.endswith(b"\n"):
+                log.warning("%s, line %d: the file ends inside this line (no line end); it may be truncated",
+                            path, number)
             yield number, line.rstrip("\n").rstrip("\r")
 
 
@@ -133,6 +136,54 @@ def _first_row(path) -> tuple[int, list[str]]:
     for number, fields in _tsv_rows(path):
         return number, fields
     raise DataFormatError(path, "empty file")
+
+
+# How many items the benchmark files hold as their authors distribute them: data rows (TSV), sentences
+# (CoNLL, without -DOCSTART-) and questions (SQuAD-style JSON). A file of a known name that reads to
+# another count is reported: it may be truncated or another version.
+XNLI_COUNTS = {"xnli.dev.tsv": 37350, "xnli.test.tsv": 75150, "train-en.tsv": 392702,
+               **{f"multinli.train.{lang}.tsv": 392702
+                  for lang in "en fr es de el bg ru tr ar vi th zh hi sw ur".split()},
+               **{f"dev-{lang}.tsv": 2490 for lang in "en fr es de el bg ru tr ar vi th zh hi sw ur".split()},
+               **{f"test-{lang}.tsv": 5010 for lang in "en fr es de el bg ru tr ar vi th zh hi sw ur".split()}}
+CONLL_COUNTS = {"eng.train": 14041, "eng.testa": 3250, "eng.testb": 3453,
+                "deu.train": 12152, "deu.testa": 2867, "deu.testb": 3005,
+                "esp.train": 8323, "esp.testa": 1915, "esp.testb": 1517,
+                "ned.train": 15806, "ned.testa": 2895, "ned.testb": 5195}
+MLQA_COUNTS = {"dev": {"en": 1148, "de": 512, "es": 500, "ar": 517, "zh": 504, "vi": 511, "hi": 507},
+               "test": {"en": 11590, "de": 4517, "es": 5254, "ar": 5335, "zh": 5137, "vi": 5495, "hi": 4918}}
+QA_COUNTS = {"train-v1.1.json": 87599, "dev-v1.1.json": 10570,
+             **{f"xquad.{lang}.json": 1190 for lang in "en es de el ru tr ar vi th zh hi ro".split()},
+             **{f"{split}-context-{lang}-question-{lang}.json": n
+                for split, counts in MLQA_COUNTS.items() for lang, n in counts.items()}}
+GLUE_COUNTS = {"MNLI/train.tsv": 392702, "MNLI/dev_matched.tsv": 9815, "MNLI/dev_mismatched.tsv": 9832,
+               "QNLI/train.tsv": 104743, "QNLI/dev.tsv": 5463, "QQP/train.tsv": 363846, "QQP/dev.tsv": 40430,
+               "RTE/train.tsv": 2490, "RTE/dev.tsv": 277, "SST-2/train.tsv": 67349, "SST-2/dev.tsv": 872,
+               "MRPC/train.tsv": 3668, "MRPC/dev.tsv": 408, "CoLA/train.tsv": 8551, "CoLA/dev.tsv": 1043,
+               "STS-B/train.tsv": 5749, "STS-B/dev.tsv": 1500}
+
+
+def report_count(path, count: int, what: str, expected_counts: dict[str, int]) -> None:
+    """Log how many items `path` held, and warn when a file of a known name holds another number."""
+    path = Path(path)
+    log.info("%s: read %d %s", path, count, what)
+    expected = expected_counts.get(path.name, expected_counts.get(f"{path.parent.name}/{path.name}"))
+    if expected is not None and count != expected:
+        log.warning("%s: read %d %s, but the distributed file has %d: it may be truncated or another version",
+                    path, count, what, expected)
+
+
+def detect_encoding(path) -> str:
+    """'utf-8' if the whole file is UTF-8, else 'latin-1' (logged): the original CoNLL-2003 German files."""
+    raw = Path(path).read_bytes()
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        log.warning("%s, line %d: not UTF-8; reading the file as latin-1 (the encoding of the original CoNLL-2003 "
+                    "German files; set task.encoding to choose another)", path, line)
+        return "latin-1"
 
 
 _FILE_LANGUAGE = [
@@ -198,6 +249,7 @@ def read_xnli_tsv(path, language: str | None = None, skip_bad: bool = False) -> 
         label = _nli_label(path, number, fields[2], out)
         if label is not None:
             out.items.append(SentencePair(fields[0], fields[1], label, language))
+    report_count(path, len(out.items) + len(out.skipped), "XNLI examples", XNLI_COUNTS)
     return out.result(f"XNLI examples ({fmt})")
 
 
@@ -209,7 +261,9 @@ def _read_xnli_1(path, language: str | None, skip_bad: bool) -> Records:
     missing = [c for c in ("language", "gold_label", "sentence1", "sentence2") if c not in columns]
     if missing:
         raise DataFormatError(path, f"XNLI-1.0 header lacks columns {missing}", line=1)
+    rows_read = 0
     for number, fields in rows:
+        rows_read += 1
         if len(fields) != len(header):
             out.bad(DataFormatError(path, f"expected {len(header)} tab-separated columns as in the header, "
                                           f"found {len(fields)}", number))
@@ -221,6 +275,7 @@ def _read_xnli_1(path, language: str | None, skip_bad: bool) -> Records:
         if label is not None:
             text_a, text_b = fields[columns["sentence1"]], fields[columns["sentence2"]]
             out.items.append(SentencePair(text_a, text_b, label, row_language))
+    report_count(path, rows_read, "XNLI examples (all languages)", XNLI_COUNTS)
     return out.result("XNLI examples" + (f" for language {language!r}" if language else ""))
 
 
@@ -252,7 +307,7 @@ def iob1_to_iob2(tags: list[str]) -> list[str]:
 
 
 def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LABELS,
-               encoding: str = "utf-8", skip_bad: bool = False) -> Records:
+               encoding: str | None = None, skip_bad: bool = False) -> Records:
     """TaggedSentences from a CoNLL-style file: one token per line, the tag in the last column.
 
     scheme: 'iob2' for CoNLL-2002 and WikiANN/PAN-X, 'iob1' for CoNLL-2003 (converted to IOB2).
@@ -263,7 +318,8 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     PAN-X tokens may carry a language prefix (`en:Paris`); if the first token has one, every
     token must, and it is removed. language: from the argument, the prefix, or the file name.
     labels: the entity types allowed after B-/I- (None allows any).
-    encoding: the original CoNLL-2003 German files are latin-1.
+    encoding: None reads UTF-8, or latin-1 (logged) when the file is not UTF-8, as the original
+    CoNLL-2003 German files are not.
     With skip_bad, a malformed sentence is skipped whole.
     """
     if scheme not in ("iob1", "iob2"):
@@ -289,7 +345,7 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
             out.items.append(TaggedSentence(tokens, iob2_tags, language))
         tokens, tags, sentence_error = [], [], None
 
-    for number, line in _lines(path, encoding):
+    for number, line in _lines(path, encoding or detect_encoding(path)):
         if not line.strip():
             finish_sentence()
             continue
@@ -337,6 +393,7 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     finish_sentence()
     if i_starts:
         log.warning("%s: %d entities start with I- (treated as B-, as conlleval does)", path, i_starts)
+    report_count(path, len(out.items) + len(out.skipped), "sentences", CONLL_COUNTS)
     return out.result("sentences")
 
 
@@ -370,6 +427,7 @@ def read_squad_json(path, skip_bad: bool = False) -> Records:
                 if example is not None:
                     seen_ids.add(example.id)
                     out.items.append(example)
+    report_count(path, len(out.items) + len(out.skipped), "questions", QA_COUNTS)
     return out.result("questions")
 
 
@@ -473,4 +531,5 @@ def read_glue_tsv(path, task: str, skip_bad: bool = False) -> Records:
             continue
         text_b = None if fmt.text_b is None else fields[fmt.text_b]
         out.items.append(SentencePair(fields[fmt.text_a], text_b, label, "en"))
+    report_count(path, len(out.items) + len(out.skipped), f"{task} examples", GLUE_COUNTS)
     return out.result(f"{task} examples")
