@@ -414,6 +414,25 @@ def test_hub_ids_go_through_snapshot_download(tmp_path, spm_path, monkeypatch):
     assert requested == ["FacebookAI/xlm-roberta-tiny-test"] and config == CONFIG
 
 
+def test_hub_id_resolves_through_the_hub_cache(tmp_path, spm_path, monkeypatch):
+    """FacebookAI/xlm-roberta-base as huggingface_hub caches it (refs/main -> snapshots/<commit>/), read offline."""
+    import huggingface_hub
+
+    commit = "e73636d4f797dec63c3081bb6ed5c7b0bb3f2089"
+    repo = tmp_path / "models--FacebookAI--xlm-roberta-base"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    randomize(XLMRobertaForMaskedLM(hf_config()), seed=7).save_pretrained(snapshot)
+    shutil.copyfile(spm_path, snapshot / "sentencepiece.bpe.model")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    config, state_dict, spm_file = load_pretrained("hf:FacebookAI/xlm-roberta-base")
+    assert config == CONFIG and spm_file == snapshot / "sentencepiece.bpe.model"
+    with pytest.raises(FileNotFoundError, match="hf:xlm-roberta-base: not a local directory"):
+        load_pretrained("hf:xlm-roberta-base")  # the cache keeps repositories under their full id
+
+
 # ----------------------------------------------------------------------------------------------
 # xlmr-export
 
