@@ -100,6 +100,9 @@ def test_ner_layouts_are_pinned(tmp_path):
         HubSplit("eriktks/conll2002", "es", "test", "es/test/*.parquet").load(tmp_path)
     with pytest.raises(FileNotFoundError):
         HubSplit("eriktks/conll2003", None, "test", "default/test/*.parquet").load(tmp_path)
+    write_wikiann(tmp_path, {"sw": ([SENTENCE[0]], [SENTENCE[1]])})
+    with pytest.raises(ValueError, match="swa"):  # WikiANN's configs are the card's language codes
+        HubSplit("unimelb-nlp/wikiann", "swa", "test").load(tmp_path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,6 +126,10 @@ def test_qa_reads_squad_mlqa_conversion_and_xquad(tmp_path):
     xquad = qa.load_splits(task_cfg("qa", benchmark="xquad", hub_dir=str(tmp_path)), ["de"], 0)
     assert [e.id for e in xquad.evals[("test", "de")]] == ["x2"] and [e.id for e in xquad.evals[("dev", "en")]] == ["s1"]
     assert xquad.sources["test/de"] == "hf:google/xquad/xquad.de/validation"
+    with pytest.raises(ValueError):  # XQuAD's configs are xquad.<lang>, with one split, validation
+        HubSplit("google/xquad", "de", "validation").load(tmp_path)
+    with pytest.raises(ValueError):
+        HubSplit("google/xquad", "xquad.de", "test").load(tmp_path)
 
 
 def test_qa_answer_not_in_context_is_named(tmp_path):
@@ -140,6 +147,8 @@ def test_glue_reads_train_and_validation_splits(tmp_path):
     write_glue(tmp_path, "mnli", nli_rows("en", 4))
     mnli = glue.load_splits(task_cfg("glue", glue_task="mnli", hub_dir=str(tmp_path)), ["en"], 1)
     assert list(mnli.evals) == [("dev", "en"), ("dev_mismatched", "en")]
+    with pytest.raises(ValueError):  # MNLI has validation_matched and validation_mismatched only
+        HubSplit("nyu-mll/glue", "mnli", "validation").load(tmp_path)
     assert [e.label for e in mnli.train] == ["entailment", "neutral", "contradiction", "entailment"]
     write_glue(tmp_path, "cola", {"sentence": ["a", "b"], "label": [0, 1]})
     cola = glue.load_splits(task_cfg("glue", glue_task="CoLA", hub_dir=str(tmp_path)), ["en"], 1)

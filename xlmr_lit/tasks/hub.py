@@ -1,11 +1,12 @@
 """The fine-tuning benchmarks on the HF hub: where each split lives and the one call that reads it.
 
-Every split is read with `datasets.load_dataset(repo, config, split=..., data_files={split: pattern},
-revision=...)`, where `data_files` names only that split's parquet files: a dataset is never
-downloaded whole to read one of its splits (XNLI's 392k-row train set stays on the hub when a
-language is only evaluated). Script datasets, which `datasets` >= 4 refuses to run, are read from
-the parquet conversion the hub keeps on their `refs/convert/parquet` revision, where each config is a
-folder `<config>/<split>/NNNN.parquet`.
+Every split is read with `datasets.load_dataset(repo, config, split=...)`, as the repository's card
+declares its configs. Two cases add `data_files={split: pattern}`, the split's own parquet files:
+- XNLI, so that a language that is only evaluated never downloads its 392k-row training set
+  (`load_dataset` prepares every split of a config, whichever `split` is asked for);
+- script datasets, which `datasets` >= 4 refuses to run: they are read from the parquet conversion
+  the hub keeps on their `refs/convert/parquet` revision, which has no card and keeps each of the
+  script's configs as a folder `<config>/<split>/NNNN.parquet`.
 
 `hub_dir` (a task's `task.hub_dir`) reads local copies instead, one folder per repository laid out
 as the repository at that revision, e.g. from
@@ -28,7 +29,7 @@ class HubSplit:
     repo: str
     config: str | None
     split: str
-    data_files: str  # the split's files, a glob inside the repository at `revision`
+    data_files: str | None = None  # the split's files, a glob inside the repository at `revision`
     revision: str | None = None
 
     def __str__(self) -> str:
@@ -40,8 +41,8 @@ class HubSplit:
         import datasets
 
         path = self.repo if hub_dir is None else str(Path(hub_dir).expanduser() / self.repo)
-        rows = datasets.load_dataset(path, self.config, split=self.split, data_files={self.split: self.data_files},
-                                     revision=self.revision)
+        data_files = None if self.data_files is None else {self.split: self.data_files}
+        rows = datasets.load_dataset(path, self.config, split=self.split, data_files=data_files, revision=self.revision)
         log.info("%s: read %d rows", self, len(rows))
         return rows
 
@@ -53,7 +54,7 @@ def xnli_split(repo: str, lang: str, split: str) -> HubSplit:
 
 # nyu-mll/glue: parquet on main, one config per task; MNLI has validation_matched/_mismatched
 def glue_split(repo: str, task: str, split: str) -> HubSplit:
-    return HubSplit(repo, task, split, f"{task}/{split}-*.parquet")
+    return HubSplit(repo, task, split)
 
 
 CONLL2003 = "eriktks/conll2003"  # a script dataset: read its parquet conversion
@@ -67,7 +68,7 @@ def ner_split(lang: str, split: str) -> HubSplit:
         return HubSplit(CONLL2003, None, split, f"conll2003/{split}/*.parquet", PARQUET_CONVERSION)
     if lang in ("es", "nl"):
         return HubSplit(CONLL2002, None, split, f"{lang}/{split}/*.parquet", PARQUET_CONVERSION)
-    return HubSplit(WIKIANN, lang, split, f"{lang}/{split}-*.parquet")
+    return HubSplit(WIKIANN, lang, split)
 
 
 SQUAD = "rajpurkar/squad"  # parquet on main, config plain_text, splits train/validation
@@ -76,7 +77,7 @@ XQUAD = "google/xquad"  # parquet on main, configs xquad.<lang>, one split: vali
 
 
 def squad_split(split: str) -> HubSplit:
-    return HubSplit(SQUAD, "plain_text", split, f"plain_text/{split}-*.parquet")
+    return HubSplit(SQUAD, "plain_text", split)
 
 
 def mlqa_split(lang: str, split: str) -> HubSplit:
@@ -85,4 +86,4 @@ def mlqa_split(lang: str, split: str) -> HubSplit:
 
 
 def xquad_split(lang: str) -> HubSplit:
-    return HubSplit(XQUAD, f"xquad.{lang}", "validation", f"xquad.{lang}/validation-*.parquet")
+    return HubSplit(XQUAD, f"xquad.{lang}", "validation")
