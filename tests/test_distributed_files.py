@@ -109,5 +109,6 @@ def test_qa_json_reports_question_counts(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         assert len(read_squad_json(tmp_path / "xquad.de.json")) == 1190
         assert len(read_squad_json(tmp_path / "dev-context-de-question-de.json")) == 3
-    assert "xquad.de.json: read 1190 questions" in caplog.text and "xquad.de.json: read 1190 questions, but" not in caplog.text
+    assert "xquad.de.json: read 1190 questions" in caplog.text
+    assert "xquad.de.json: read 1190 questions, but" not in caplog.text
     assert "dev-context-de-question-de.json: read 3 questions, but the distributed file has 512" in caplog.text

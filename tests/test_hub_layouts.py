@@ -72,8 +72,10 @@ SENTENCE = (["Ali", "lives", "in", "Nairobi"], ["B-PER", "O", "O", "B-LOC"])
 
 
 def test_ner_reads_conll_parquet_conversions_and_wikiann(tmp_path):
-    write_conll2003(tmp_path, [SENTENCE[0], ["EU", "rejects", "German", "call"]], [SENTENCE[1], ["B-ORG", "O", "B-MISC", "O"]])
-    write_conll2002(tmp_path, {"es": ([["Madrid", "es"]], [["B-LOC", "O"]]), "nl": ([["Jan", "Smit"]], [["B-PER", "I-PER"]])})
+    write_conll2003(tmp_path, [SENTENCE[0], ["EU", "rejects", "German", "call"]],
+                    [SENTENCE[1], ["B-ORG", "O", "B-MISC", "O"]])
+    write_conll2002(tmp_path, {"es": ([["Madrid", "es"]], [["B-LOC", "O"]]),
+                               "nl": ([["Jan", "Smit"]], [["B-PER", "I-PER"]])})
     write_wikiann(tmp_path, {"sw": ([SENTENCE[0]], [SENTENCE[1]])})
     cfg = task_cfg("ner", setting="train_all", hub_dir=str(tmp_path))
     splits = ner.load_splits(cfg, ["en", "es", "nl", "sw"], 0)
@@ -110,7 +112,8 @@ def test_ner_layouts_are_pinned(tmp_path):
 
 
 def qa_example(lang: str, qid: str):
-    context = {"zh": "李明在清华大学工作。", "en": "Li works at Tsinghua.", "de": "Li arbeitet in Berlin."}[lang]
+    context = {"zh": "李明在清华大学工作。", "en": "Li works at Tsinghua.",
+               "de": "Li arbeitet in Berlin."}[lang]
     answer = {"zh": "清华大学", "en": "Tsinghua", "de": "Berlin"}[lang]
     return (qid, "where?", context, answer, context.index(answer))
 
@@ -121,10 +124,12 @@ def test_qa_reads_squad_mlqa_conversion_and_xquad(tmp_path):
     write_xquad(tmp_path, {"zh": [qa_example("zh", "x1")], "de": [qa_example("de", "x2")]})
     splits = qa.load_splits(task_cfg("qa", hub_dir=str(tmp_path)), ["zh", "de"], 0)
     assert splits.train == [QAExample("s1", "where?", "Li works at Tsinghua.", [Answer("Tsinghua", 12)], "title")]
-    assert splits.evals[("test", "zh")] == [QAExample("m1", "where?", "李明在清华大学工作。", [Answer("清华大学", 3)])]
+    assert splits.evals[("test", "zh")] == [
+        QAExample("m1", "where?", "李明在清华大学工作。", [Answer("清华大学", 3)])]
     assert splits.sources["dev/de"] == "hf:facebook/mlqa/validation@refs/convert/parquet"
     xquad = qa.load_splits(task_cfg("qa", benchmark="xquad", hub_dir=str(tmp_path)), ["de"], 0)
-    assert [e.id for e in xquad.evals[("test", "de")]] == ["x2"] and [e.id for e in xquad.evals[("dev", "en")]] == ["s1"]
+    assert [e.id for e in xquad.evals[("test", "de")]] == ["x2"]
+    assert [e.id for e in xquad.evals[("dev", "en")]] == ["s1"]
     assert xquad.sources["test/de"] == "hf:google/xquad/xquad.de/validation"
     with pytest.raises(ValueError):  # XQuAD's configs are xquad.<lang>, with one split, validation
         HubSplit("google/xquad", "de", "validation").load(tmp_path)

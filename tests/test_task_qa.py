@@ -11,7 +11,7 @@ from tiny_hf_model import WORDS, build_tiny_hf_model
 
 from xlmr_lit.tasks import qa
 from xlmr_lit.tasks.features import pad_collate
-from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample
+from xlmr_lit.tasks.readers import Answer, QAExample
 from xlmr_lit.tokenizer import BOS_ID, XLMRTokenizer
 from xlmr_lit.tokenizer_offsets import pieces_with_offsets
 from xlmr_lit.cli import CONF_DIR, train

@@ -9,8 +9,8 @@ declares its configs. Two cases add `data_files={split: pattern}`, the split's o
   script's configs as a folder `<config>/<split>/NNNN.parquet`.
 
 `hub_dir` (a task's `task.hub_dir`) reads local copies instead, one folder per repository laid out
-as the repository at that revision, e.g. from
-`hf download eriktks/conll2003 --repo-type dataset --revision refs/convert/parquet --local-dir <hub_dir>/eriktks/conll2003`.
+as the repository at that revision, e.g. from `hf download eriktks/conll2003 --repo-type dataset
+--revision refs/convert/parquet --local-dir <hub_dir>/eriktks/conll2003`.
 """
 
 import logging
