@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from xlmr_lit.tasks import ner
 from xlmr_lit.tasks.readers import read_conll, read_squad_json, read_xnli_tsv
-from xlmr_lit.train import CONF_DIR
+from xlmr_lit.cli import CONF_DIR
 
 GERMAN = [  # (token, lemma, POS, chunk, IOB1 tag)
     ("Der", "d", "ART", "I-NC", "O"), ("Verein", "Verein", "NN", "I-NC", "O"), ("aus", "aus", "APPR", "I-PC", "O"),

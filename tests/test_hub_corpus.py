@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from xlmr_lit.hub_corpus import language_sources, materialize_hub_corpus
 from xlmr_lit.languages import XLMR_LANGUAGES
-from xlmr_lit.train import CONF_DIR
+from xlmr_lit.cli import CONF_DIR
 
 NOT_IN_FINEWEB2 = {"bn_rom", "hi_rom", "ta_rom", "te_rom", "ur_rom", "my_zaw", "zh_Hant"}
 WEB_FEATURES = {"text": datasets.Value("string"), "id": datasets.Value("string"), "url": datasets.Value("string")}
@@ -109,7 +109,7 @@ def test_missing_text_field_is_named(tmp_path):
 
 
 def test_pretraining_reads_data_hub(make_cfg, tmp_path):
-    from xlmr_lit.train import prepare_data
+    from xlmr_lit.pretrain import prepare_data
 
     write_fineweb2(tmp_path / "hub", ["fra_Latn", "swh_Latn"])
     write_fineweb(tmp_path / "hub")

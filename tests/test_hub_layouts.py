@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from xlmr_lit.tasks import glue, hub, ner, qa, xnli
 from xlmr_lit.tasks.hub import HubSplit
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, TaggedSentence
-from xlmr_lit.train import CONF_DIR
+from xlmr_lit.cli import CONF_DIR
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 import random
 
+import datasets
 import pytest
 from omegaconf import OmegaConf
 from tiny_hf_model import build_tiny_hf_model
