@@ -2,9 +2,11 @@
 
 Each function writes `<hub_dir>/<owner>/<name>/` as the repository looks at the revision the code
 reads (file paths, config and split names, column names and feature types, ClassLabel order), with
-the rows given. The layouts are written out here by hand, independently of xlmr_lit/tasks/hub.py,
-so that a wrong config, split, folder or file pattern in the code fails the tests that read them.
-Sources: the repositories' file trees and dataset cards on huggingface.co (see the README's data table).
+the rows given; a revision other than main goes to `<hub_dir>/<owner>/<name>@<quoted revision>`, and
+the script datasets' main branch, which `datasets` >= 4 refuses, is written next to it. The layouts
+are written out here by hand, independently of xlmr_lit/tasks/hub.py, so that a wrong config,
+split, folder, file pattern or revision in the code fails the tests that read them. Sources: the
+repositories' file trees and dataset cards on huggingface.co (see the README's hub table).
 """
 
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import datasets
 from datasets import ClassLabel, Features, List, Value
 
+PARQUET_CONVERSION = "@refs%2Fconvert%2Fparquet"  # the hub's parquet conversion of a repository, hf:// style
 NLI_NAMES = ["entailment", "neutral", "contradiction"]
 CONLL_NER_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 WIKIANN_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
@@ -46,6 +49,14 @@ def write_card(repo: Path, configs: dict[str, dict[str, str]]) -> None:
     (repo / "README.md").write_text("\n".join([*lines, "---", "", "# Dataset card", ""]), encoding="utf-8")
 
 
+def write_script_branch(repo: Path) -> None:
+    """The main branch of a script dataset: a loading script and its card."""
+    repo.mkdir(parents=True, exist_ok=True)
+    script = "import datasets\n\n\nclass Builder(datasets.GeneratorBasedBuilder):\n    pass\n"
+    (repo / f"{repo.name}.py").write_text(script)
+    (repo / "README.md").write_text("---\npretty_name: a script dataset\n---\n")
+
+
 def write_xnli(hub_dir: Path, rows: dict[str, dict[str, list]]) -> Path:
     """facebook/xnli on main: `<lang>/<split>-00000-of-00001.parquet`, one config per language.
 
@@ -76,7 +87,8 @@ def write_glue(hub_dir: Path, task: str, rows: dict[str, list]) -> Path:
 
 def write_conll2003(hub_dir: Path, tokens: list[list[str]], tags: list[list[str]]) -> Path:
     """eriktks/conll2003 at refs/convert/parquet: `conll2003/<split>/0000.parquet` (its main branch is a script)."""
-    repo = hub_dir / "eriktks" / "conll2003"
+    write_script_branch(hub_dir / "eriktks" / "conll2003")
+    repo = hub_dir / "eriktks" / ("conll2003" + PARQUET_CONVERSION)
     features = {"id": Value("string"), "tokens": List(Value("string")), "pos_tags": List(ClassLabel(names=POS_NAMES)),
                 "chunk_tags": List(ClassLabel(names=CHUNK_NAMES)), "ner_tags": List(ClassLabel(names=CONLL_NER_NAMES))}
     columns = {"id": [str(i) for i in range(len(tokens))], "tokens": tokens,
@@ -93,7 +105,8 @@ def write_conll2002(hub_dir: Path, rows: dict[str, tuple[list[list[str]], list[l
 
     rows: {lang: (tokens, tags)}.
     """
-    repo = hub_dir / "eriktks" / "conll2002"
+    write_script_branch(hub_dir / "eriktks" / "conll2002")
+    repo = hub_dir / "eriktks" / ("conll2002" + PARQUET_CONVERSION)
     features = {"id": Value("string"), "tokens": List(Value("string")), "pos_tags": List(ClassLabel(names=POS_NAMES)),
                 "ner_tags": List(ClassLabel(names=CONLL_NER_NAMES))}
     for lang, (tokens, tags) in rows.items():
@@ -143,7 +156,8 @@ def write_squad(hub_dir: Path, examples: list) -> Path:
 
 def write_mlqa(hub_dir: Path, examples: dict[str, list]) -> Path:
     """facebook/mlqa at refs/convert/parquet: `mlqa.<c>.<q>/<split>/0000.parquet` (its main branch is a script)."""
-    repo = hub_dir / "facebook" / "mlqa"
+    write_script_branch(hub_dir / "facebook" / "mlqa")
+    repo = hub_dir / "facebook" / ("mlqa" + PARQUET_CONVERSION)
     features = {"context": Value("string"), "question": Value("string"),
                 "answers": {"answer_start": List(Value("int32")), "text": List(Value("string"))}, "id": Value("string")}
     for lang, lang_examples in examples.items():

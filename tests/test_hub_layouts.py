@@ -1,6 +1,8 @@
 """Every benchmark's hub path, read through the code's own `load_dataset` call from a local copy of the
 repository in its real layout (tests/hub_layouts.py), so that a wrong config, split or file pattern fails."""
 
+import dataclasses
+
 import datasets
 import pytest
 from hub_layouts import (write_conll2002, write_conll2003, write_glue, write_mlqa, write_squad, write_wikiann,
@@ -8,7 +10,7 @@ from hub_layouts import (write_conll2002, write_conll2003, write_glue, write_mlq
 from omegaconf import OmegaConf
 
 from xlmr_lit.tasks import glue, hub, ner, qa, xnli
-from xlmr_lit.tasks.hub import HubSplit
+from xlmr_lit.tasks.hub import PARQUET_CONVERSION, HubSplit
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, TaggedSentence
 from xlmr_lit.cli import CONF_DIR
 
@@ -93,15 +95,17 @@ def test_ner_reads_conll_parquet_conversions_and_wikiann(tmp_path):
 def test_ner_layouts_are_pinned(tmp_path):
     write_conll2003(tmp_path, [SENTENCE[0]], [SENTENCE[1]])
     write_conll2002(tmp_path, {"es": ([["Madrid"]], [["B-LOC"]]), "nl": ([["Jan"]], [["B-PER"]])})
-    # the script datasets are read from their parquet conversion
-    assert hub.ner_split("en", "train").revision == hub.ner_split("nl", "test").revision == "refs/convert/parquet"
-    assert hub.ner_split("sw", "train").revision is None
+    # the script datasets are read from their parquet conversion: their main branch is refused
+    for lang in ("en", "nl"):
+        main_branch = dataclasses.replace(hub.ner_split(lang, "test"), revision=None)
+        with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported"):
+            main_branch.load(tmp_path)
     # CoNLL-2002's conversion is one folder per language: es and nl must not mix
     assert [row["tokens"] for row in hub.ner_split("nl", "test").load(tmp_path)] == [["Jan"]]
     with pytest.raises(ValueError):  # config names es/nl exist only in the script, not in the conversion
-        HubSplit("eriktks/conll2002", "es", "test", "es/test/*.parquet").load(tmp_path)
+        HubSplit("eriktks/conll2002", "es", "test", "es/test/*.parquet", PARQUET_CONVERSION).load(tmp_path)
     with pytest.raises(FileNotFoundError):
-        HubSplit("eriktks/conll2003", None, "test", "default/test/*.parquet").load(tmp_path)
+        HubSplit("eriktks/conll2003", None, "test", "default/test/*.parquet", PARQUET_CONVERSION).load(tmp_path)
     write_wikiann(tmp_path, {"sw": ([SENTENCE[0]], [SENTENCE[1]])})
     with pytest.raises(ValueError, match="swa"):  # WikiANN's configs are the card's language codes
         HubSplit("unimelb-nlp/wikiann", "swa", "test").load(tmp_path)
@@ -131,6 +135,8 @@ def test_qa_reads_squad_mlqa_conversion_and_xquad(tmp_path):
     assert [e.id for e in xquad.evals[("test", "de")]] == ["x2"]
     assert [e.id for e in xquad.evals[("dev", "en")]] == ["s1"]
     assert xquad.sources["test/de"] == "hf:google/xquad/xquad.de/validation"
+    with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported"):  # MLQA's main branch
+        dataclasses.replace(hub.mlqa_split("de", "test"), revision=None).load(tmp_path)
     with pytest.raises(ValueError):  # XQuAD's configs are xquad.<lang>, with one split, validation
         HubSplit("google/xquad", "de", "validation").load(tmp_path)
     with pytest.raises(ValueError):

@@ -8,14 +8,16 @@ declares its configs. Two cases add `data_files={split: pattern}`, the split's o
   the hub keeps on their `refs/convert/parquet` revision, which has no card and keeps each of the
   script's configs as a folder `<config>/<split>/NNNN.parquet`.
 
-`hub_dir` (a task's `task.hub_dir`) reads local copies instead, one folder per repository laid out
-as the repository at that revision, e.g. from `hf download eriktks/conll2003 --repo-type dataset
---revision refs/convert/parquet --local-dir <hub_dir>/eriktks/conll2003`.
+`hub_dir` (a task's `task.hub_dir`) reads local copies instead: `<hub_dir>/<owner>/<name>` for the
+main branch, `<hub_dir>/<owner>/<name>@<revision>` (the revision URL-quoted, as in `hf://` paths)
+for another revision, e.g. from `hf download eriktks/conll2003 --repo-type dataset --revision
+refs/convert/parquet --local-dir '<hub_dir>/eriktks/conll2003@refs%2Fconvert%2Fparquet'`.
 """
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,16 @@ class HubSplit:
         where = "/".join(["hf:" + self.repo, *([self.config] if self.config else []), self.split])
         return where + (f"@{self.revision}" if self.revision else "")
 
+    def local_copy(self, hub_dir: str | Path) -> Path:
+        """Where a local copy of the repository at `revision` lives under hub_dir."""
+        name = self.repo if self.revision is None else f"{self.repo}@{quote(self.revision, safe='')}"
+        return Path(hub_dir).expanduser() / name
+
     def load(self, hub_dir: str | Path | None = None):
-        """The split as a `datasets.Dataset`; from `hub_dir/<repo>` instead of the hub when given."""
+        """The split as a `datasets.Dataset`; from its local copy under `hub_dir` instead of the hub when given."""
         import datasets
 
-        path = self.repo if hub_dir is None else str(Path(hub_dir).expanduser() / self.repo)
+        path = self.repo if hub_dir is None else str(self.local_copy(hub_dir))
         data_files = None if self.data_files is None else {self.split: self.data_files}
         rows = datasets.load_dataset(path, self.config, split=self.split, data_files=data_files, revision=self.revision)
         log.info("%s: read %d rows", self, len(rows))
