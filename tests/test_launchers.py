@@ -1,6 +1,7 @@
 """The `launchers` extra: each sweep point as a SLURM job (Hydra's submitit launcher) and the Optuna
 search over the fine-tuning learning rate, both with the repository's own configs."""
 
+import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 from test_train import run_cli
@@ -19,6 +20,7 @@ def test_slurm_launcher_takes_nodes_and_gpus_from_the_trainer():
     assert launcher.partition == "gpu" and launcher.max_num_timeout == 3
 
 
+@pytest.mark.slow
 def test_submitit_launcher_runs_a_sweep_with_done_and_failed_points(cli_env, tmp_path):
     """The same plugin as SLURM with its local executor: points run as submitit jobs, a failing point
     is marked and reported, a re-run skips the complete one."""

@@ -164,10 +164,11 @@ EXPERIMENTS = sorted(str(p.relative_to(EXPERIMENTS_DIR).with_suffix("")) for p i
 
 
 def first_points(experiment: str) -> list[str]:
-    """Overrides that narrow an experiment's grid to its first points: the first two values of the first swept
-    key, the first value of every other."""
+    """Overrides that narrow an experiment's grid to its first points: a figure's first point; a table's first two
+    values of the first swept key (two fine-tuning setups that share one pretraining), the first of every other."""
     grid = list(sweep_params(experiment).items())
-    return [f"{key}={','.join(values[:2] if i == 0 else values[:1])}" for i, (key, values) in enumerate(grid)]
+    first = 2 if experiment.startswith("tables/") else 1
+    return [f"{key}={','.join(values[:first] if i == 0 else values[:1])}" for i, (key, values) in enumerate(grid)]
 
 
 def run_experiment(experiment: str, narrow: list[str], cli_env: dict, tmp_path: Path) -> list[Path]:
@@ -192,7 +193,7 @@ def run_experiment(experiment: str, narrow: list[str], cli_env: dict, tmp_path: 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_its_first_points(experiment, cli_env, tmp_path):
     points = run_experiment(experiment, first_points(experiment), cli_env, tmp_path)
-    assert len(points) == 2
+    assert len(points) == (2 if experiment.startswith("tables/") else 1)
 
 
 @pytest.mark.slow
