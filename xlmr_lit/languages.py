@@ -7,10 +7,17 @@ Conneau et al. 2019/2020, in the table's order.
 
 Caveat: the figures were transcribed from memory of that table; the reference
 search available when this file was written did not return the table itself,
-so individual numbers may be off (treat them as approximate; they are used
-only to order languages by corpus size).  ``uk``'s token count in particular
-is uncertain.  The code list itself (100 codes, with the five romanized
-variants, Zawgyi Burmese and Traditional Chinese) matches CC-100's file list.
+so individual numbers may be off (treat them as approximate; they order the
+languages by corpus size and are drawn beside a run's corpus by
+``xlmr-plot fig1_data``).  The code list itself (100 codes, with the five
+romanized variants, Zawgyi Burmese and Traditional Chinese) matches CC-100's
+file list.
+
+Two rows correct typos of the printed table: it prints sv as 77.8 M tokens and
+12.1 GiB (the two figures swapped, the tokens in billions) and uk as 6.5 M
+tokens (in billions).  CC-100's compressed file sizes (sv 21 GB, uk 14 GB) and Fig. 1 (sv about
+70 GiB) support sv = 12,100 M tokens / 77.8 GiB and uk = 6,500 M / 84.6 GiB
+(``TABLE6_CORRECTIONS``).
 
 Codes follow CC-100's file names, except Traditional Chinese: CC-100 calls
 Simplified ``zh-Hans`` and Traditional ``zh-Hant``; here they are ``zh`` (as in
@@ -104,7 +111,7 @@ XLMR_LANGUAGES: dict[str, tuple[str, float, float]] = {
     "sq": ("Albanian", 918, 5.4),
     "sr": ("Serbian", 843, 9.1),
     "su": ("Sundanese", 10, 0.1),
-    "sv": ("Swedish", 12411, 77.8),
+    "sv": ("Swedish", 12100, 77.8),
     "sw": ("Swahili", 275, 1.6),
     "ta": ("Tamil", 595, 12.2),
     "ta_rom": ("Tamil Romanized", 36, 0.3),
@@ -124,6 +131,9 @@ XLMR_LANGUAGES: dict[str, tuple[str, float, float]] = {
     "zh": ("Chinese (Simplified)", 259, 46.9),
     "zh_Hant": ("Chinese (Traditional)", 176, 16.6),
 }
+
+# code: (tokens (M), size (GiB)) as printed in Table 6, where XLMR_LANGUAGES holds the corrected values
+TABLE6_CORRECTIONS: dict[str, tuple[float, float]] = {"sv": (77.8, 12.1), "uk": (6.5, 84.6)}
 
 BUNDLED_CORPUS_DIR = Path(__file__).parent / "bundled" / "udhr"
 
