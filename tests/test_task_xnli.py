@@ -191,3 +191,44 @@ def test_bad_row_names_file_and_line_or_is_skipped_and_counted(make_cfg, tmp_pat
     splits = xnli.load_splits(xnli_cfg(make_cfg, f"task.data_dir={data}", "task.skip_bad_rows=true").task, ["en"], 1)
     assert len(splits.evals[("dev", "en")]) == 6
     assert "xnli: skipped 1 malformed rows" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------------------
+# translate-test: an English model on test sets translated to English, supplied as files
+
+
+def write_translate_test(root, languages):
+    """translate-test/test-{lang}-en-translated.tsv: each language's test pairs in English, 3 columns."""
+    (root / "translate-test").mkdir(parents=True, exist_ok=True)
+    for seed, lang in enumerate(languages, start=100):
+        text = "".join(f"{a}\t{b}\t{label}\n" for a, b, label in pairs("en", 6, seed))
+        (root / "translate-test" / f"test-{lang}-en-translated.tsv").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_translate_test_reads_the_translations_and_selects_on_english_dev(make_cfg, tiny_hf_model, tmp_path):
+    data = write_translate_test(write_xtreme(tmp_path / "data", languages=["en"]), ["fr", "sw"])
+    splits = xnli.load_splits(xnli_cfg(make_cfg, f"task.data_dir={data}", "task.setting=translate_test").task,
+                              ["en", "fr", "sw"], 1)
+    assert list(splits.evals) == [("dev", "en"), ("test", "en"), ("test", "fr"), ("test", "sw")]
+    assert {e.language for e in splits.train} == {"en"}
+    translated = splits.evals[("test", "sw")]
+    assert [(e.text_a, e.label) for e in translated] == [(a, label) for a, _, label in pairs("en", 6, 101)]
+    assert all(e.language == "sw" for e in translated)
+
+    rows = train(xnli_cfg(make_cfg, f"model.init=hf:{tiny_hf_model}", f"task.data_dir={data}",
+                          "task.setting=translate_test", "task.languages=[en,fr,sw]", *FINETUNE))
+    assert {(r["split"], r["language"]) for r in rows} == {("dev", "en"), ("test", "en"), ("test", "fr"), ("test", "sw")}
+    assert all(r["setting"] == "translate_test" for r in rows) and len({r["epoch"] for r in rows}) == 1
+
+
+def test_translate_test_needs_its_files(make_cfg, tmp_path):
+    data = write_translate_test(write_xtreme(tmp_path / "data", languages=["en"]), ["fr"])
+    with pytest.raises(FileNotFoundError, match="test-sw-en-translated.tsv") as error:
+        xnli.load_splits(xnli_cfg(make_cfg, f"task.data_dir={data}", "task.setting=translate_test").task, ["en", "sw"], 1)
+    assert "premise TAB hypothesis TAB label" in str(error.value)
+    with pytest.raises(ValueError, match="the hub has none"):
+        xnli.load_splits(make_cfg("task=xnli", "task.setting=translate_test").task, ["en", "fr"], 1)
+    with pytest.raises(ValueError, match="task.train_language must be en"):
+        xnli.load_splits(xnli_cfg(make_cfg, f"task.data_dir={data}", "task.setting=translate_test",
+                                  "task.train_language=fr").task, ["en", "fr"], 1)

@@ -1,4 +1,4 @@
-"""The UDHR stand-ins for XNLI, NER and QA: written in the real layouts, read by the real task code."""
+"""The UDHR stand-ins for XNLI, NER, QA and GLUE: written in the real layouts, read by the real task code."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from xlmr_lit.corpus import ReadReport, language_file, read_documents
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
-from xlmr_lit.tasks import ner, qa, xnli
+from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.tasks.udhr_standins import halves, standin_dir
 from xlmr_lit.cli import CONF_DIR, train
 
@@ -39,8 +39,10 @@ def test_xnli_standin_in_xtreme_layout(tmp_path):
     cfg = task_cfg("xnli", "task.setting=translate_train_all")
     splits = read_standin(xnli, cfg, ["en", "sw", "zh"], tmp_path)
     data_dir = next((tmp_path / "udhr_standins").iterdir())
-    assert sorted(p.name for p in data_dir.iterdir()) == sorted(
+    assert sorted(p.name for p in data_dir.iterdir() if p.is_file()) == sorted(
         f"{s}-{lang}.tsv" for s in ("train", "dev", "test") for lang in ("en", "sw", "zh"))
+    assert sorted(p.name for p in (data_dir / "translate-test").iterdir()) == [
+        "test-sw-en-translated.tsv", "test-zh-en-translated.tsv"]
     assert {e.language for e in splits.train} == {"en", "sw", "zh"}
     assert {e.label for e in splits.train} == {"entailment", "neutral", "contradiction"}
     paragraphs = english_paragraphs()
@@ -90,9 +92,43 @@ def test_standin_is_generated_once_and_deterministic(tmp_path):
     assert standin_dir(cfg, ["en", "de"], tmp_path / "a") != first  # other languages, another directory
 
 
-def test_no_standin_for_other_tasks(tmp_path):
-    with pytest.raises(ValueError, match="no UDHR stand-in for task=glue"):
-        standin_dir(task_cfg("glue"), ["en"], tmp_path)
+def test_xnli_standin_has_translate_test_files(tmp_path):
+    """The English UDHR is a translation of every other language's: translate-test reads the English test rows."""
+    cfg = task_cfg("xnli", "task.setting=translate_test")
+    splits = read_standin(xnli, cfg, ["en", "sw"], tmp_path)
+    assert list(splits.evals) == [("dev", "en"), ("test", "en"), ("test", "sw")]
+    assert [(e.text_a, e.label) for e in splits.evals[("test", "sw")]] == [
+        (e.text_a, e.label) for e in splits.evals[("test", "en")]]
+
+
+def test_glue_standin_in_the_glue_distribution_layout(tmp_path):
+    data_dir = standin_dir(task_cfg("glue"), ["en"], tmp_path)
+    first_lines = {path.relative_to(data_dir).as_posix(): path.read_text().split("\n", 1)[0]
+                   for path in data_dir.rglob("*.tsv")}
+    assert set(first_lines) == {f"{glue.TASK_DIRS[t]}/{name}" for t in glue.TASK_DIRS for name in glue.split_files(t).values()}
+    assert first_lines["SST-2/train.tsv"] == "sentence\tlabel"
+    assert first_lines["STS-B/dev.tsv"].endswith("\tsentence1\tsentence2\tscore")
+    assert first_lines["MNLI/dev_matched.tsv"].endswith("\tlabel5\tgold_label")
+    assert first_lines["CoLA/train.tsv"].startswith("udhr\t1\t\t")  # no header: source, label, mark, sentence
+    paragraphs = english_paragraphs()
+    for task in glue.TASK_DIRS:
+        cfg = OmegaConf.merge(task_cfg("glue", f"task.glue_task={task}"), {"data_dir": str(data_dir)})
+        splits = glue.load_splits(cfg, ["en"], seed=1)
+        assert len(splits.train) > 50 and all(len(dev) >= 15 for dev in splits.evals.values()), task
+        if splits.labels:
+            assert {e.label for e in splits.train} == set(splits.labels), task
+        else:
+            assert {e.label for e in splits.train} >= {0.0, 5.0} and all(0 <= e.label <= 5 for e in splits.train)
+    mnli = glue.load_splits(OmegaConf.merge(task_cfg("glue"), {"data_dir": str(data_dir)}), ["en"], seed=1)
+    assert set(mnli.evals) == {("dev", "en"), ("dev_mismatched", "en")}
+    entailed = [e for e in mnli.evals[("dev", "en")] if e.label == "entailment"]
+    assert entailed and all(f"{e.text_a} {e.text_b}" in paragraphs for e in entailed)
+    assert mnli.evals[("dev", "en")] != mnli.evals[("dev_mismatched", "en")]  # other articles
+
+
+def test_no_standin_for_pretraining(tmp_path):
+    with pytest.raises(ValueError, match="no UDHR stand-in for task=pretrain"):
+        standin_dir(task_cfg("pretrain"), ["en"], tmp_path)
 
 
 def test_downstream_init_fine_tunes_without_pretraining(make_cfg, tmp_path):

@@ -1,4 +1,4 @@
-"""Offline stand-ins for XNLI, NER and MLQA/XQuAD, built from the bundled UDHR text and written in each
+"""Offline stand-ins for XNLI, NER, MLQA/XQuAD and GLUE, built from the bundled UDHR text and written in each
 benchmark's real file layout, so that the tables' experiments (experiments/tables/) run at scale=tiny
 with no download, through the same readers, features, metrics and model selection as the real data.
 `task.udhr_standin=true` (set by conf/scale/tiny.yaml) writes them and points task.data_dir at them.
@@ -7,11 +7,21 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
 - XNLI (XTREME layout: {train,dev,test}-{lang}.tsv, premise TAB hypothesis TAB label). Each paragraph
   is cut at 1/3, 1/2 and 2/3 of its words. Premise: the part before a cut. Hypothesis: the part after
   it (entailment), after a cut of another paragraph of the same article (neutral) or of another
-  article (contradiction).
+  article (contradiction). For translate-test, translate-test/test-{lang}-en-translated.tsv holds the
+  English test rows: the English UDHR is a (human) translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
   Runs of at most 20 words, each 3 times with 1 to 3 words of another language inserted, tagged MISC.
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
   an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
+- GLUE (the GLUE distribution's <Task>/train.tsv and dev.tsv, MNLI dev_matched.tsv and dev_mismatched.tsv,
+  each with its real columns and header; CoLA without one), from the English text only:
+  MNLI the XNLI pairs; QNLI the last words before a cut vs the rest of the same paragraph (entailment) or
+  of another paragraph of the article (not_entailment); RTE a paragraph vs its own second part or another
+  article's; QQP a paragraph's first part vs itself with one word dropped (duplicate) or another
+  paragraph's first part; MRPC a paragraph vs itself with two neighbouring words swapped (equivalent) or
+  another paragraph of the article; SST-2 a run of words in order (1) or reversed (0); CoLA a run in
+  order (acceptable) or with two neighbouring words swapped; STS-B a run vs the run with a share of its
+  words replaced by another paragraph's, scored 5 x the share kept.
 Articles are split by document index: d % 5 in {0, 1, 2} train, 3 dev, 4 test.
 The text is fixed, so each stand-in is generated once (seed 0) and cached under paths.cache_dir.
 """
@@ -25,8 +35,10 @@ from omegaconf import OmegaConf
 from xlmr_lit.corpus import ReadReport, language_file, read_documents
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.prepare import atomic_dir, cache_key
+from xlmr_lit.tasks.glue import TASK_DIRS, split_files
 
-VERSION = 1
+VERSION = 1  # the generators' seeds; bumping it changes every stand-in's content
+LAYOUT_VERSION = 2  # the files written; bumping it only rewrites the cached stand-ins
 SPLIT_OF_REMAINDER = {0: "train", 1: "train", 2: "train", 3: "dev", 4: "test"}
 NER_DONORS = ["fr", "it", "pt", "ro", "pl", "cs", "tr", "sw", "id", "ru", "el", "fi"]  # inserted words' languages
 NER_MAX_WORDS = 20
@@ -84,11 +96,20 @@ def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Genera
     return rows
 
 
+def _write_tsv(path: Path, rows, header: str | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ([header] if header else []) + ["\t".join(map(str, row)) for row in rows]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
 def write_xnli(out: Path, task_cfg, languages: list[str]) -> None:
     for lang in languages:
         for split, docs in articles(lang).items():
-            rows = nli_rows(lang, docs, _rng("xnli", lang, split))
-            (out / f"{split}-{lang}.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+            _write_tsv(out / f"{split}-{lang}.tsv", nli_rows(lang, docs, _rng("xnli", lang, split)))
+    english_test = nli_rows("en", articles("en")["test"], _rng("xnli", "en", "test"))
+    for lang in languages:
+        if lang != "en":
+            _write_tsv(out / "translate-test" / f"test-{lang}-en-translated.tsv", english_test)
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,8 +212,118 @@ def write_qa(out: Path, task_cfg, languages: list[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# GLUE
 
-WRITERS = {"xnli": write_xnli, "ner": write_ner, "qa": write_qa}
+
+def _swap_neighbours(words: list[str], rng: np.random.Generator) -> list[str]:
+    i = int(rng.integers(len(words) - 1))
+    return words[:i] + [words[i + 1], words[i]] + words[i + 2 :]
+
+
+def _runs(docs) -> list[list[str]]:
+    """Runs of 4 to NER_MAX_WORDS words of each paragraph."""
+    out = []
+    for _, paragraphs in docs:
+        for paragraph in paragraphs:
+            words = paragraph.split()
+            out += [words[b : b + NER_MAX_WORDS] for b in range(0, len(words), NER_MAX_WORDS)
+                    if len(words[b : b + NER_MAX_WORDS]) >= 4]
+    return out
+
+
+def glue_rows(task: str, docs, rng: np.random.Generator) -> list[tuple]:
+    """(text_a, text_b or None, label) of one GLUE task, labels as the task's files write them."""
+    cut = [(d, i, parts) for d, paragraphs in docs for i, p in enumerate(paragraphs) for parts in cuts(p, "en")]
+    paragraphs = [(d, p) for d, ps in docs for p in ps if len(p.split()) >= 6]
+    runs = _runs(docs)
+
+    def pick(candidates: list):
+        return candidates[rng.integers(len(candidates))]
+
+    rows = []
+    if task == "mnli":
+        return nli_rows("en", docs, rng)
+    if task == "qnli":
+        for d, i, (first, second) in cut:
+            question = " ".join(first.split()[-QA_QUESTION_WORDS:]) + "?"
+            rows.append((question, second, "entailment"))
+            other = [s for d2, i2, (_, s) in cut if d2 == d and i2 != i]
+            if other:
+                rows.append((question, pick(other), "not_entailment"))
+    elif task == "rte":
+        for d, i, (first, second) in cut:
+            rows.append((f"{first} {second}", second, "entailment"))
+            other = [s for d2, _, (_, s) in cut if d2 != d]
+            if other:
+                rows.append((f"{first} {second}", pick(other), "not_entailment"))
+    elif task == "qqp":
+        for d, i, (first, _) in cut:
+            words = first.split()
+            drop = int(rng.integers(len(words)))
+            rows.append((first, " ".join(words[:drop] + words[drop + 1 :]), "1"))
+            other = [f for d2, i2, (f, _) in cut if (d2, i2) != (d, i)]
+            if other:
+                rows.append((first, pick(other), "0"))
+    elif task == "mrpc":
+        for d, p in paragraphs:
+            rows.append((p, " ".join(_swap_neighbours(p.split(), rng)), "1"))
+            other = [p2 for d2, p2 in paragraphs if d2 == d and p2 != p]
+            if other:
+                rows.append((p, pick(other), "0"))
+    elif task == "sst2":
+        for run in runs:
+            rows += [(" ".join(run), None, "1"), (" ".join(reversed(run)), None, "0")]
+    elif task == "cola":
+        for run in runs:
+            rows += [(" ".join(run), None, "1"), (" ".join(_swap_neighbours(run, rng)), None, "0")]
+    elif task == "stsb":
+        donors = [w for run in runs for w in run]
+        for run in runs + runs:
+            replaced = int(rng.integers(len(run) + 1))
+            where = set(rng.choice(len(run), size=replaced, replace=False).tolist())
+            other = [pick(donors) if j in where else w for j, w in enumerate(run)]
+            rows.append((" ".join(run), " ".join(other), f"{5 * (1 - replaced / len(run)):.3f}"))
+    return rows
+
+
+def glue_file_rows(task: str, rows: list[tuple], split: str) -> tuple[str | None, list[tuple]]:
+    """(header, rows) of a GLUE distribution file with every column the real one has."""
+    if task == "cola":
+        return None, [("udhr", label, "" if label == "1" else "*", a) for a, _, label in rows]
+    if task == "sst2":
+        return "sentence\tlabel", [(a, label) for a, _, label in rows]
+    if task == "mrpc":
+        return "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String", [(label, 2 * i, 2 * i + 1, a, b) for i, (a, b, label) in enumerate(rows)]
+    if task == "qqp":
+        return ("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate",
+                [(i, 2 * i, 2 * i + 1, a, b, label) for i, (a, b, label) in enumerate(rows)])
+    if task == "stsb":
+        return ("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore",
+                [(i, "udhr", "udhr", "1948", i, "none", "none", a, b, label) for i, (a, b, label) in enumerate(rows)])
+    if task in ("qnli", "rte"):
+        columns = "question\tsentence" if task == "qnli" else "sentence1\tsentence2"
+        return f"index\t{columns}\tlabel", [(i, a, b, label) for i, (a, b, label) in enumerate(rows)]
+    # MNLI: train has one annotator label, the dev sets five, then gold_label
+    labels = ["label1"] if split == "train" else [f"label{k}" for k in range(1, 6)]
+    header = "\t".join(["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
+                        "sentence1_parse", "sentence2_parse", "sentence1", "sentence2", *labels, "gold_label"])
+    return header, [(i, i, f"{i}e", "udhr", f"( {a} )", f"( {b} )", f"(ROOT {a})", f"(ROOT {b})", a, b,
+                     *[label] * len(labels), label) for i, (a, b, label) in enumerate(rows)]
+
+
+def write_glue(out: Path, task_cfg, languages: list[str]) -> None:
+    """All eight tasks, English only (GLUE's language), in one GLUE distribution directory."""
+    english = articles("en")
+    docs_of = {"train": english["train"], "dev": english["dev"], "dev_mismatched": english["test"]}
+    for task, task_dir in TASK_DIRS.items():
+        for split, name in split_files(task).items():
+            header, rows = glue_file_rows(task, glue_rows(task, docs_of[split], _rng("glue", task, split)), split)
+            _write_tsv(out / task_dir / name, rows, header)
+
+
+# --------------------------------------------------------------------------------------------
+
+WRITERS = {"xnli": write_xnli, "ner": write_ner, "qa": write_qa, "glue": write_glue}
 
 
 def standin_dir(task_cfg, languages: list[str], cache_dir: Path) -> Path:
@@ -202,7 +333,8 @@ def standin_dir(task_cfg, languages: list[str], cache_dir: Path) -> Path:
                          f"(there are for {', '.join(WRITERS)})")
     plain = OmegaConf.to_container(task_cfg, resolve=True)
     layout = {key: plain[key] for key in ("conll", "panx", "files", "benchmark") if key in plain}
-    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "languages": sorted(languages), "layout": layout}
+    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "files": LAYOUT_VERSION, "languages": sorted(languages),
+            "layout": layout}
     final = cache_dir / "udhr_standins" / f"{task_cfg.name}-{cache_key(spec)}"
     if not final.is_dir():
         with atomic_dir(final) as scratch:

@@ -6,8 +6,12 @@ Settings (`task.setting`):
   evaluate that language only; a multirun over task.train_language gives the one-model-per-language table.
 - translate_train_all: train one model on the union of every language's translated training set,
   evaluate all languages.
-Every evaluated language gets a dev and a test set, so the framework's `single` (average dev) and
-`per_language` (each language's own dev) model selections both apply.
+- translate_test: train on English and evaluate English dev and test plus, for every other language,
+  its test set machine-translated to English, which the user supplies in task.data_dir as
+  `translate-test/test-{lang}-en-translated.tsv` (premise TAB hypothesis TAB label, in English; in
+  data_dir or data_dir/xnli). The hub has no translations. Model selection is on English dev.
+In the other settings every evaluated language gets a dev and a test set, so the framework's `single`
+(average dev) and `per_language` (each language's own dev) model selections both apply.
 
 Data, from `task.data_dir` (the layout is detected) or, when data_dir is null, `task.hub_dataset`:
 - XNLI-1.0 + XNLI-MT-1.0 as released: `XNLI-1.0/xnli.{dev,test}.tsv` (all languages in one file)
@@ -33,7 +37,7 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = "en fr es de el bg ru tr ar vi th zh hi sw ur".split()
 LABELS = list(NLI_LABELS)  # also the hub's integer order: 0 entailment, 1 neutral, 2 contradiction
-SETTINGS = ("cross_lingual_transfer", "translate_train", "translate_train_all")
+SETTINGS = ("cross_lingual_transfer", "translate_train", "translate_train_all", "translate_test")
 EVAL_SPLITS = ("dev", "test")
 HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 MAX_LISTED_MISSING = 6
@@ -47,7 +51,10 @@ def setting_languages(task_cfg, languages: list[str]) -> tuple[list[str], list[s
     unknown = [lang for lang in [*languages, train_language] if lang not in LANGUAGES]
     if unknown:
         raise ValueError(f"XNLI has no language(s) {unknown}; its languages are {' '.join(LANGUAGES)}")
-    if setting == "cross_lingual_transfer":
+    if setting == "translate_test" and train_language != "en":
+        raise ValueError(f"task.setting=translate_test evaluates an English model on test sets translated to English; "
+                         f"task.train_language must be en, not {train_language!r}")
+    if setting in ("cross_lingual_transfer", "translate_test"):
         return [train_language], languages
     if setting == "translate_train":
         return [train_language], [train_language]
@@ -90,6 +97,22 @@ def find_files(data_dir: Path, train_languages: list[str], eval_languages: list[
         f"  xtreme: {{dev,test}}-{{lang}}.tsv and train-{{lang}}.tsv (in data_dir or data_dir/xnli)\n"
         + "\n".join(problems)
         + "\nOr set task.data_dir=null task.hub_dataset=facebook/xnli to read the HF hub."
+    )
+
+
+def translated_test_files(data_dir: Path, languages: list[str]) -> dict:
+    """{("test", language): path} of the test sets translated to English, for every language but English."""
+    roots = [data_dir, data_dir / "xnli"]
+    for root in roots:
+        files = {("test", lang): root / "translate-test" / f"test-{lang}-en-translated.tsv" for lang in languages if lang != "en"}
+        if all(path.is_file() for path in files.values()):
+            return files
+    missing = sorted(str(p) for p in files.values() if not p.is_file())
+    raise FileNotFoundError(
+        f"task.setting=translate_test: no translated test sets in {' or '.join(str(r / 'translate-test') for r in roots)} "
+        f"(missing e.g. {', '.join(missing[:MAX_LISTED_MISSING])}). Expected translate-test/test-{{lang}}-en-translated.tsv "
+        f"for each language but en: the XNLI test set of that language machine-translated to English, "
+        f"premise TAB hypothesis TAB label."
     )
 
 
@@ -162,11 +185,19 @@ def subsample(examples: list, max_examples: int | None, seed: int) -> list:
 
 def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
     train_languages, eval_languages = setting_languages(task_cfg, languages)
+    translate_test = task_cfg.setting == "translate_test"
     skip_bad = bool(task_cfg.get("skip_bad_rows", False))
+    if translate_test and not task_cfg.get("data_dir"):
+        raise ValueError("task.setting=translate_test reads test sets translated to English from task.data_dir "
+                         "(translate-test/test-{lang}-en-translated.tsv); the hub has none")
     if task_cfg.get("data_dir"):
         data_dir = Path(task_cfg.data_dir).expanduser()
-        layout, files = find_files(data_dir, train_languages, eval_languages)
+        layout, files = find_files(data_dir, train_languages, ["en"] if translate_test else eval_languages)
         examples, skipped = read_files(layout, files, skip_bad)
+        if translate_test:
+            translated = translated_test_files(data_dir, eval_languages)
+            more, more_skipped = read_files("xtreme", translated, skip_bad)
+            examples, skipped, files = examples | more, skipped + more_skipped, files | translated
         sources = {"layout": layout, "files": file_sources(files)}
     elif task_cfg.get("hub_dataset"):
         examples, skipped = read_hub(task_cfg.hub_dataset, train_languages, eval_languages, skip_bad,
@@ -186,7 +217,7 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
     return TaskSplits(
         labels=LABELS,
         train=train,
-        evals={(split, lang): examples[(split, lang)] for split in EVAL_SPLITS for lang in eval_languages},
+        evals={key: split_examples for key, split_examples in examples.items() if key[0] != "train"},
         metric="accuracy",
         # the subsample depends on the seed, and skipping rows changes which examples there are
         sources={**sources, "setting": task_cfg.setting, "train_languages": train_languages,
