@@ -222,12 +222,31 @@ def test_every_figure_composes_at_every_scale(experiment, scale):
 
 
 def test_table_experiments_compose():
+    """Tables 1-4 fine-tune one model, which downstream.init can give; Table 5 pretrains one per language."""
     for table in sorted(p.stem for p in (EXPERIMENTS_DIR / "tables").glob("*.yaml")):
+        init = [] if table == "table5_mono_vs_multi" else ["downstream.init=hf:some/model"]
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment=tables/{table}", "scale=paper",
-                                              "downstream.init=hf:some/model", "downstream.data_dir=/data"])
-        assert cfg.task.name == "pretrain" and cfg.downstream.name in ("xnli", "ner", "qa") and table in SPECS
-        assert cfg.downstream.init == "hf:some/model" and cfg.trainer.accelerator == "gpu"
+            cfg = compose("train", overrides=[f"experiment=tables/{table}", "scale=paper", *init, "downstream.data_dir=/data"])
+        assert cfg.task.name == "pretrain" and cfg.downstream.name in ("xnli", "ner", "qa", "glue") and table in SPECS
+        assert cfg.downstream.get("init") == (init[0].split("=")[1] if init else None) and cfg.trainer.accelerator == "gpu"
+
+
+@pytest.mark.parametrize("scale", ["tiny", "small", "paper"])
+def test_table5_points_pretrain_their_own_vocabulary_at_every_scale(scale):
+    vocab = {}
+    for run in ("mono_sw", "xlm7_tta"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=["experiment=tables/table5_mono_vs_multi", f"scale={scale}", f"model_run={run}",
+                                              "data.corpus_dir=/cc100"])
+        languages = OmegaConf.to_container(cfg.data.languages) if OmegaConf.is_list(cfg.data.languages) else cfg.data.languages
+        if run.startswith("mono_"):
+            language = run.removeprefix("mono_")
+            assert languages == [language] and cfg.downstream.setting == "translate_train"
+            assert cfg.downstream.train_language == language
+        else:
+            assert languages == "xnli7" and cfg.downstream.train_language == "en"
+        vocab[run.split("_")[0]] = cfg.model.vocab_size
+    assert vocab["mono"] < vocab["xlm7"] and round(vocab["xlm7"] / vocab["mono"], 2) == 3.75  # the paper's 150k / 40k
 
 
 def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):
@@ -254,3 +273,131 @@ def test_figures_say_when_they_read_a_standin():
     row = {"task": "xnli", "run": "a", "scale": "tiny"}
     assert _describe([{**row, "udhr_standin": True}], "test") == "scale: tiny · xnli (UDHR stand-in) test · 1 run(s)"
     assert _describe([row], "test") == "scale: tiny · xnli test · 1 run(s)"
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables 4 and 5, Fig. 1 and Table 6
+
+
+def test_the_papers_rows_average_to_the_papers_printed_averages():
+    """Catches a mistyped number in the overlays: each row's mean is the average the paper prints."""
+    from xlmr_lit.plot import (GLUE_AVERAGED, GLUE_PAPER, MLQA_BASE_F1, MLQA_LARGE_F1, NER_BASE_ALL, NER_BASE_EACH,
+                               TABLE5_PAPER, XNLI_BASE, XNLI_BASE_TTA, XNLI_ROBERTA_TRANSLATE_TEST)
+
+    printed = [(XNLI_BASE.values(), 76.2), (XNLI_BASE_TTA.values(), 79.1), (XNLI_ROBERTA_TRANSLATE_TEST.values(), 77.8),
+               (NER_BASE_EACH.values(), 88.81), (NER_BASE_ALL.values(), 87.66), (MLQA_LARGE_F1.values(), 70.7),
+               (MLQA_BASE_F1.values(), 63.7), ([GLUE_PAPER["XLM-R Large"][c] for c in GLUE_AVERAGED], 91.8),
+               ([GLUE_PAPER["RoBERTa"][c] for c in GLUE_AVERAGED], 92.8)]
+    printed += list(zip((scores for *_, scores in TABLE5_PAPER), (73.4, 77.5, 71.8, 76.2, 76.3, 80.0)))
+    for values, average in printed:
+        digits = len(str(average).split(".")[1])
+        assert round(mean(list(values)), digits) == average
+
+
+GLUE_METRICS = {"cola": ["matthews_corr"], "stsb": ["pearson", "spearman"], "mrpc": ["accuracy", "f1"],
+                "qqp": ["accuracy", "f1"]}
+
+
+def write_glue_point(sweep_dir: Path, task: str) -> None:
+    """A Table 4 point's rows: dev only (MNLI: also dev_mismatched), language en, the task's metrics."""
+    run = sweep_dir / f"task={task}" / "finetune"
+    run.mkdir(parents=True)
+    splits = ["dev", "dev_mismatched"] if task == "mnli" else ["dev"]
+    with open(run / "results.jsonl", "w") as f:
+        for selection, split, metric in itertools.product(("single", "per_language"), splits,
+                                                          GLUE_METRICS.get(task, ["accuracy"])):
+            value = 0.4 + 0.01 * len(task) + (0.05 if split == "dev_mismatched" else 0) + (0.1 if metric == "f1" else 0)
+            f.write(json.dumps({"task": "glue", "setting": task, "selection": selection, "split": split, "language": "en",
+                                "metric": metric, "value": value, "scale": "tiny", "udhr_standin": True,
+                                "override.downstream.glue_task": task}) + "\n")
+
+
+def test_table4_glue_reads_each_tasks_metric_and_writes_the_paper_beside_ours(tmp_path):
+    from xlmr_lit.plot import glue_scores
+
+    tasks = sweep_params("table4_glue")["downstream.glue_task"]
+    assert tasks == ["mnli", "qnli", "qqp", "sst2", "mrpc", "stsb", "cola", "rte"]
+    for task in tasks:
+        write_glue_point(tmp_path / "sweep", task)
+    scores = glue_scores(read_rows([tmp_path / "sweep"]))
+    expected = {"MNLI-m": 44, "MNLI-mm": 49, "QNLI": 44, "QQP": 43, "SST-2": 44, "MRPC": 44, "STS-B": 44, "CoLA": 44, "RTE": 43}
+    assert {column: round(value) for column, value in scores.items() if column != "avg"} == expected  # no F1 or Spearman
+    assert scores["avg"] == pytest.approx(mean([scores[c] for c in ("MNLI-m", "QNLI", "QQP", "SST-2", "MRPC", "STS-B")]))
+    png, pdf, md = draw("tables/table4_glue", read_rows([tmp_path / "sweep"]), tmp_path / "out" / "table4")
+    assert png.stat().st_size > 10_000 and pdf.is_file()
+    lines = md.read_text().splitlines()
+    assert lines[0] == "| model | MNLI-m | MNLI-mm | QNLI | QQP | SST-2 | MRPC | STS-B | CoLA | RTE | avg |"
+    assert lines[2] == "| paper: XLM-R Large | 88.9 | 89.0 | 93.8 | 92.3 | 95.0 | 89.5 | 91.2 | - | - | 91.8 |"
+    assert lines[4].startswith(f"| ours | {scores['MNLI-m']:.1f} | {scores['MNLI-mm']:.1f} |")
+
+
+def test_table5_monolingual_models_count_for_their_own_language(tmp_path):
+    from xlmr_lit.plot import mono_vs_multi_scores
+
+    experiment = OmegaConf.load(EXPERIMENTS_DIR / "tables" / "table5_mono_vs_multi.yaml")
+    runs = sweep_params("table5_mono_vs_multi")["model_run"]
+    assert sorted(runs) == sorted(experiment.model_runs)
+    for run in runs:
+        setting, train_language = experiment.model_runs[run].setting, experiment.model_runs[run].train_language
+        write_point(tmp_path / "sweep", {"model_run": run}, setting=setting, extra={"train_language": train_language})
+    scores = mono_vs_multi_scores(read_rows([tmp_path / "sweep"]))
+    assert scores["monolingual"] == {lang: pytest.approx(100 * score(lang, {"model_run": f"mono_{lang}"})) for lang in LANGS}
+    assert scores["cross-lingual transfer"] == {lang: pytest.approx(100 * score(lang, {"model_run": "xlm7_transfer"}))
+                                               for lang in LANGS}
+    png, pdf, md = draw("tables/table5_mono_vs_multi", read_rows([tmp_path / "sweep"]), tmp_path / "t5")
+    assert png.stat().st_size > 10_000
+    rows = [line for line in md.read_text().splitlines()[2:]]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [
+        "paper: BERT (one per language)", "paper: BERT (one per language)", "ours: one per language",
+        "paper: XLM-7", "paper: XLM-7", "ours: XLM-7", "paper: XLM-7", "paper: XLM-7", "ours: XLM-7"]
+    assert "| 86.7 | 81.2 | 81.2 | 78.2 | 79.5 | 70.8 | 65.1 | 77.5 |" in rows[1]
+
+
+def test_fig1_data_sizes_a_runs_corpus_with_its_tokenizer(make_cfg, tmp_path):
+    import gzip
+
+    import sentencepiece as spm
+
+    from xlmr_lit.corpus_sizes import language_sizes
+    from xlmr_lit.tokenizer import train_sentencepiece
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = {"en": "the cat sat on the mat\nthe dog sat\n\na new document here\n", "sw": "paka ameketi\n\nmbwa ameketi juu\n"}
+    (corpus / "en.txt").write_text(text["en"], encoding="utf-8")
+    with gzip.open(corpus / "sw.txt.gz", "wt", encoding="utf-8") as f:
+        f.write(text["sw"])
+    (tmp_path / "sample.txt").write_text((text["en"] + text["sw"]) * 20, encoding="utf-8")
+    run = tmp_path / "run"
+    (run / "tokenizer").mkdir(parents=True)
+    train_sentencepiece(tmp_path / "sample.txt", run / "tokenizer" / "sentencepiece.bpe", 30, 1.0, 1, "unigram")
+    cfg = make_cfg(f"data.corpus_dir={corpus}", "data.languages=[en,sw]", run_dir=run)
+    (run / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    sizes = language_sizes(corpus, ["en", "sw"], run / "tokenizer" / "sentencepiece.bpe.model")
+    sp = spm.SentencePieceProcessor(model_file=str(run / "tokenizer" / "sentencepiece.bpe.model"))
+    for lang, raw in text.items():
+        lines = [line for line in raw.splitlines() if line]
+        assert sizes[lang] == {"text_bytes": sum(len(line.encode()) + 1 for line in lines),
+                               "tokens": sum(len(sp.encode(line)) for line in lines)}
+    main(["fig1_data", "--runs", str(run), "--out", str(tmp_path / "fig1")])
+    assert (tmp_path / "fig1.png").stat().st_size > 10_000
+    table = (tmp_path / "fig1.md").read_text()
+    assert f"| sw | {sizes['sw']['text_bytes'] / 1024**3:.3g} | {sizes['sw']['tokens'] / 1e6:.3g} | 1.6 | 275 |" in table
+    main(["fig1_data", "--corpus", str(corpus), "--out", str(tmp_path / "plain")])  # no tokenizer: sizes only
+    assert "| en |" in (tmp_path / "plain.md").read_text() and "| - |" in (tmp_path / "plain.md").read_text()
+
+
+def test_table6_as_markdown_and_csv(tmp_path):
+    import csv
+
+    from xlmr_lit.languages import XLMR_LANGUAGES
+
+    main(["table6", "--out", str(tmp_path / "table6")])
+    rows = list(csv.DictReader(open(tmp_path / "table6.csv")))
+    assert [r["iso_code"] for r in rows] == list(XLMR_LANGUAGES)
+    assert {r["iso_code"]: (float(r["tokens_m"]), float(r["size_gib"])) for r in rows} == {
+        code: (tokens, gib) for code, (_, tokens, gib) in XLMR_LANGUAGES.items()}
+    markdown = (tmp_path / "table6.md").read_text()
+    assert "| sv | Swedish | 12,100 | 77.8 | yes | printed as 77.8 M tokens, 12.1 GiB (a typo) |" in markdown
+    assert markdown.count("\n") == 2 + 100 + 1

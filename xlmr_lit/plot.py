@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlmr_lit.results import XNLI_ORDER, read_rows
+from xlmr_lit.tasks.readers import glue_task_name
 
 GROUPS = {"high-resource (en, fr)": ["en", "fr"], "low-resource (sw, ur)": ["sw", "ur"], "all": None}
 PAPER = "paper"
@@ -31,6 +32,7 @@ class PaperValue:
     x: object = None
     y: float | None = None
     series: str | None = None  # for per-language figures: which series (e.g. a setting) it belongs to
+    marker: str = "*"  # tells two of the paper's rows apart in one figure
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,13 @@ class FigureSpec:
 LANGUAGE_COUNTS = {"xnli7": 7, "xnli15": 15, "lang30": 30, "lang60": 60, "lang100": 100}
 XNLI_BASE = dict(zip(XNLI_ORDER, [85.8, 79.7, 80.7, 78.7, 77.5, 79.6, 78.1, 74.2, 73.8, 76.5, 74.6, 76.7, 72.4, 66.5, 68.3]))
 XNLI_BASE_TTA = dict(zip(XNLI_ORDER, [85.4, 81.4, 82.2, 80.3, 80.4, 81.3, 79.7, 78.6, 77.3, 79.7, 77.9, 80.2, 76.1, 73.1, 73.0]))
+XNLI_ROBERTA_TRANSLATE_TEST = dict(zip(XNLI_ORDER, [91.3, 82.9, 84.3, 81.2, 81.7, 83.1, 78.3, 76.8, 76.6, 74.2, 74.1, 77.5,
+                                                    70.9, 66.7, 66.8]))
+# Table 2 of the ACL 2020 version (no CRF)
+NER_BASE_EACH = {"en": 92.25, "nl": 90.39, "es": 87.99, "de": 84.60}
+NER_BASE_ALL = {"en": 91.08, "nl": 89.09, "es": 87.28, "de": 83.17}
+MLQA_LARGE_F1 = {"en": 80.6, "es": 74.1, "de": 68.5, "ar": 63.1, "hi": 69.2, "vi": 71.3, "zh": 68.0}
+MLQA_BASE_F1 = {"en": 77.1, "es": 67.4, "de": 60.9, "ar": 54.9, "hi": 59.4, "vi": 64.5, "zh": 61.8}
 
 SPECS = {
     "fig2_languages": FigureSpec(
@@ -82,27 +91,64 @@ SPECS = {
     "table1_xnli": FigureSpec(
         "Table 1: XNLI", None, "language", series_key="setting", metric="accuracy",
         paper=tuple(PaperValue("paper: XLM-R Base, transfer", lang, v, "cross_lingual_transfer") for lang, v in XNLI_BASE.items())
-        + tuple(PaperValue("paper: XLM-R Base, translate-train-all", lang, v, "translate_train_all") for lang, v in XNLI_BASE_TTA.items()),
+        + tuple(PaperValue("paper: XLM-R Base, translate-train-all", lang, v, "translate_train_all") for lang, v in XNLI_BASE_TTA.items())
+        + tuple(PaperValue("paper: RoBERTa, translate-test", lang, v, "translate_test", marker="D")
+                for lang, v in XNLI_ROBERTA_TRANSLATE_TEST.items())
+        + (PaperValue("paper: translate-test averages 76.2 (BERT-en) and 77.8 (RoBERTa)"),),
     ),
     "table2_ner": FigureSpec(
         "Table 2: NER", None, "language", series_key="setting", metric="f1",
-        paper=tuple(PaperValue("paper: XLM-R Base, each language", lang, v, "train_each")
-                    for lang, v in {"en": 91.95, "nl": 91.21, "es": 88.46, "de": 83.65}.items())
-        + (PaperValue("paper: XLM-R Large trained on all languages averages 89.18"),),
+        paper=tuple(PaperValue("paper: XLM-R Base, each language", lang, v, "train_each") for lang, v in NER_BASE_EACH.items())
+        + tuple(PaperValue("paper: XLM-R Base, all languages", lang, v, "train_all") for lang, v in NER_BASE_ALL.items())
+        + (PaperValue("paper: averages 88.81 (Base, each), 87.66 (Base, all), 89.43 (Large, all)"),),
         same_language_only={"train_each": True},
     ),
     "table3_mlqa": FigureSpec(
         "Table 3: MLQA", None, "language", metric="f1",
-        paper=tuple(PaperValue("paper: XLM-R Large", lang, v) for lang, v in
-                    {"en": 80.6, "es": 74.1, "de": 68.5, "ar": 63.1, "hi": 69.2, "vi": 71.3, "zh": 68.0}.items()),
+        paper=tuple(PaperValue("paper: XLM-R Large", lang, v) for lang, v in MLQA_LARGE_F1.items())
+        + tuple(PaperValue("paper: XLM-R Base", lang, v, marker="v") for lang, v in MLQA_BASE_F1.items()),
     ),
+    # drawn by draw_glue and draw_mono_vs_multi; the specs say which rows they read
+    "table4_glue": FigureSpec("Table 4: GLUE", None, "task", series_key="setting"),
+    "table5_mono_vs_multi": FigureSpec("Table 5: multilingual vs monolingual", None, "language", series_key="setting",
+                                       metric="accuracy"),
 }
+CORPUS_FIGURES = {"fig1_data": "per-language corpus size beside CC-100's (--runs a pretraining run, or --corpus DIR)",
+                  "table6": "Table 6 (CC-100 per language) as Markdown and CSV, from xlmr_lit/languages.py"}
+KNOWN = [*SPECS, *CORPUS_FIGURES]
+
+
+# Table 4, GLUE dev: (column, GLUE task, split, metric) in the paper's order, then CoLA and RTE
+GLUE_COLUMNS = (
+    ("MNLI-m", "mnli", "dev", "accuracy"), ("MNLI-mm", "mnli", "dev_mismatched", "accuracy"),
+    ("QNLI", "qnli", "dev", "accuracy"), ("QQP", "qqp", "dev", "accuracy"), ("SST-2", "sst2", "dev", "accuracy"),
+    ("MRPC", "mrpc", "dev", "accuracy"), ("STS-B", "stsb", "dev", "pearson"), ("CoLA", "cola", "dev", "matthews_corr"),
+    ("RTE", "rte", "dev", "accuracy"),
+)
+GLUE_AVERAGED = ("MNLI-m", "QNLI", "QQP", "SST-2", "MRPC", "STS-B")  # the paper's avg
+GLUE_PAPER = {
+    "XLM-R Large": {"MNLI-m": 88.9, "MNLI-mm": 89.0, "QNLI": 93.8, "QQP": 92.3, "SST-2": 95.0, "MRPC": 89.5, "STS-B": 91.2},
+    "RoBERTa": {"MNLI-m": 90.2, "MNLI-mm": 90.2, "QNLI": 94.7, "QQP": 92.2, "SST-2": 96.4, "MRPC": 90.9, "STS-B": 92.4},
+}
+
+# Table 5, XNLI test accuracy: (model, data, vocabulary, setting, scores in TABLE5_LANGUAGES order)
+TABLE5_LANGUAGES = ["en", "fr", "de", "ru", "zh", "sw", "ur"]
+TABLE5_SETTINGS = {"translate_train": "monolingual", "cross_lingual_transfer": "cross-lingual transfer",
+                   "translate_train_all": "translate-train-all"}
+TABLE5_PAPER = (
+    ("BERT (one per language)", "Wiki", "40k", "monolingual", (84.5, 78.6, 80.0, 75.5, 77.7, 60.1, 57.3)),
+    ("BERT (one per language)", "CC (60 GiB cap)", "40k", "monolingual", (86.7, 81.2, 81.2, 78.2, 79.5, 70.8, 65.1)),
+    ("XLM-7", "Wiki", "150k", "cross-lingual transfer", (82.3, 76.8, 74.7, 72.5, 73.1, 60.8, 62.3)),
+    ("XLM-7", "CC", "150k", "cross-lingual transfer", (85.7, 78.6, 79.5, 76.4, 74.8, 71.2, 66.9)),
+    ("XLM-7", "Wiki", "150k", "translate-train-all", (84.6, 80.1, 80.2, 75.7, 78.0, 68.7, 66.7)),
+    ("XLM-7", "CC", "150k", "translate-train-all", (87.2, 82.5, 82.9, 79.7, 80.4, 75.7, 71.5)),
+)
 
 
 def spec_for(experiment: str) -> FigureSpec:
     name = Path(experiment).stem  # tables/table1_xnli -> table1_xnli
     if name not in SPECS:
-        raise SystemExit(f"no figure for experiment {experiment!r}; known: {', '.join(SPECS)}")
+        raise SystemExit(f"no figure for experiment {experiment!r}; known: {', '.join(KNOWN)}")
     return SPECS[name]
 
 
@@ -189,13 +235,173 @@ def _language_order(langs) -> list[str]:
     return sorted(langs, key=lambda lang: (XNLI_ORDER.index(lang) if lang in XNLI_ORDER else len(XNLI_ORDER), lang))
 
 
-def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> list[Path]:
-    """Write `<out>.png` and `<out>.pdf`; returns their paths."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, out: Path, markdown: str | None = None) -> list[Path]:
+    """`<out>.png`, `<out>.pdf` and, for a table, `<out>.md`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".pdf")]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    _pyplot().close(fig)
+    if markdown is not None:
+        paths.append(out.with_name(out.name + ".md"))
+        paths[-1].write_text(markdown, encoding="utf-8")
+    return paths
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def glue_scores(rows: list[dict]) -> dict[str, float]:
+    """{Table 4 column: our dev score in percent, runs averaged}, plus `avg` over the paper's six columns
+    when all six were run."""
+    values = defaultdict(list)
+    for r in rows:
+        if r["task"] != "glue" or r.get("selection", "single") != "single":
+            continue
+        task = glue_task_name(str(r["setting"]))
+        for column, column_task, split, metric in GLUE_COLUMNS:
+            if (task, r["split"], r["metric"]) == (column_task, split, metric):
+                values[column].append(100.0 * r["value"])
+    scores = {column: _mean(v) for column, v in values.items()}
+    if all(column in scores for column in GLUE_AVERAGED):
+        scores["avg"] = _mean([scores[column] for column in GLUE_AVERAGED])
+    return scores
+
+
+def draw_glue(rows: list[dict], out: Path) -> list[Path]:
+    """Table 4: our dev score per task as bars, the paper's XLM-R Large and RoBERTa rows as markers."""
+    plt = _pyplot()
+    ours = glue_scores(rows)
+    if not ours:
+        raise SystemExit("table4_glue: no GLUE dev rows to plot")
+    columns = [c for c, *_ in GLUE_COLUMNS] + ["avg"]
+    paper = {model: {**values, "avg": _mean([values[c] for c in GLUE_AVERAGED])} for model, values in GLUE_PAPER.items()}
+    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
+    heights = [ours.get(c, math.nan) for c in columns]
+    bars = ax.bar(range(len(columns)), heights, 0.6, color="C0", label="ours")
+    ax.bar_label(bars, ["" if math.isnan(h) else f"{h:.1f}" for h in heights], fontsize=7)
+    for (model, values), marker in zip(paper.items(), ("*", "D")):
+        xs = [i for i, c in enumerate(columns) if c in values]
+        ax.plot(xs, [values[columns[i]] for i in xs], marker, color="black" if marker == "*" else "0.45",
+                markersize=11 if marker == "*" else 6, linestyle="none", label=f"paper: {model}")
+    ax.set_xticks(range(len(columns)), columns)
+    ax.axvline(len(columns) - 1.5, color="0.6", linewidth=0.8)
+    ax.set_ylabel("dev score (%): accuracy; STS-B Pearson; CoLA Matthews")
+    selected = [r for r in rows if r["task"] == "glue"]
+    ax.set_title(f"Table 4: GLUE dev (avg: the paper's six columns)\n{_describe(selected, 'dev')}", fontsize=11)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
+    markdown = _markdown(["model", *columns], [[f"paper: {m}", *(_cell(v.get(c)) for c in columns)] for m, v in paper.items()]
+                         + [["ours", *(_cell(ours.get(c)) for c in columns)]])
+    return _save(fig, out, markdown)
+
+
+def mono_vs_multi_scores(rows: list[dict], split: str = "test") -> dict[str, dict[str, float]]:
+    """{Table 5 setting: {language: our accuracy in percent, runs averaged}}; a monolingual (translate_train)
+    run counts for its own language only."""
+    rows, _ = _select([r for r in rows if r["task"] == "xnli"], SPECS["table5_mono_vs_multi"], split)
+    values = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        setting = TABLE5_SETTINGS.get(r["setting"])
+        if setting is None or (r["setting"] == "translate_train" and r["language"] != r.get("train_language")):
+            continue
+        values[setting][r["language"]].append(100.0 * r["value"])
+    return {s: {lang: _mean(v) for lang, v in langs.items()} for s, langs in values.items()}
+
+
+def draw_mono_vs_multi(rows: list[dict], out: Path, split: str = "test") -> list[Path]:
+    """Table 5 in the paper's layout: for each setting the paper's Wiki and CC rows, then ours."""
+    plt = _pyplot()
+    ours = mono_vs_multi_scores(rows, split)
+    if not ours:
+        raise SystemExit("table5_mono_vs_multi: no XNLI rows to plot")
+    selected, used_split = _select([r for r in rows if r["task"] == "xnli"], SPECS["table5_mono_vs_multi"], split)
+    scale = ", ".join(sorted({str(r.get("scale")) for r in selected if r.get("scale")})) or "?"
+    header = ["model", "data", "vocab", "setting", *TABLE5_LANGUAGES, "avg"]
+    cells, ours_rows = [], []
+    for setting in TABLE5_SETTINGS.values():
+        for model, data, vocab, paper_setting, scores in TABLE5_PAPER:
+            if paper_setting == setting:
+                cells.append([f"paper: {model}", data, vocab, setting, *(f"{v:.1f}" for v in scores), f"{_mean(scores):.1f}"])
+        if setting in ours:
+            values = ours[setting]
+            model = "ours: one per language" if setting == "monolingual" else "ours: XLM-7"
+            avg = _mean(list(values.values()))
+            ours_rows.append(len(cells))
+            cells.append([model, f"scale {scale}", "40k-style" if setting == "monolingual" else "150k-style", setting,
+                          *(_cell(values.get(lang)) for lang in TABLE5_LANGUAGES), f"{avg:.1f}"])
+    fig, ax = plt.subplots(figsize=(12, 0.42 * (len(cells) + 1) + 1.2), layout="constrained")
+    ax.axis("off")
+    table = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.auto_set_column_width(list(range(len(header))))
+    for (row, _), cell in table.get_celld().items():
+        if row == 0:
+            cell.set_text_props(weight="bold")
+        elif row - 1 in ours_rows:
+            cell.set_facecolor("#fff3c4")
+    ax.set_title(f"Table 5: multilingual vs monolingual, XNLI accuracy (%)\n{_describe(selected, used_split)}", fontsize=11)
+    return _save(fig, out, _markdown(header, cells))
+
+
+def draw_corpus_sizes(sizes: dict[str, dict], out: Path, title: str) -> list[Path]:
+    """Fig. 1 and Table 6 side by side: per language, the corpus's text (GiB) and tokens (millions) beside
+    CC-100's, log scale, languages in decreasing order of CC-100 size."""
+    from xlmr_lit.languages import XLMR_LANGUAGES
+
+    plt = _pyplot()
+    langs = sorted(sizes, key=lambda lang: (-XLMR_LANGUAGES[lang][2], lang) if lang in XLMR_LANGUAGES else (1, lang))
+    with_tokens = any(v["tokens"] is not None for v in sizes.values())
+    panels = [("size (GiB)", lambda lang: sizes[lang]["text_bytes"] / 1024**3, 2)]
+    if with_tokens:
+        panels.append(("tokens (millions)", lambda lang: (sizes[lang]["tokens"] or math.nan) / 1e6, 1))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(8, 0.16 * len(langs) + 2), 3.4 * len(panels) + 0.8),
+                             layout="constrained", squeeze=False)
+    xs = range(len(langs))
+    for ax, (label, ours, column) in zip(axes[:, 0], panels):
+        cc100 = [XLMR_LANGUAGES[lang][column] if lang in XLMR_LANGUAGES else math.nan for lang in langs]
+        ax.bar([x - 0.2 for x in xs], cc100, 0.4, color="C0", label="CC-100 (XLM-R, Table 6)")
+        ax.bar([x + 0.2 for x in xs], [ours(lang) for lang in langs], 0.4, color="C1", label="this corpus")
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.set_xticks(list(xs), langs, rotation=90, fontsize=6 if len(langs) > 40 else 8)
+        ax.set_xlim(-0.7, len(langs) - 0.3)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8, loc="upper right")
+    total = sum(v["text_bytes"] for v in sizes.values()) / 1024**3
+    cc100 = sum(XLMR_LANGUAGES[lang][2] for lang in langs if lang in XLMR_LANGUAGES)
+    axes[0][0].set_title(f"Fig. 1 / Table 6: text per language, log scale\n{title} · {len(langs)} languages, "
+                         f"{total:.3g} GiB in all (CC-100, the same languages: {cc100:,.0f} GiB)", fontsize=11)
+    rows = [[lang, f"{sizes[lang]['text_bytes'] / 1024**3:.3g}",
+             "-" if sizes[lang]["tokens"] is None else f"{sizes[lang]['tokens'] / 1e6:.3g}",
+             *(f"{XLMR_LANGUAGES[lang][c]:g}" if lang in XLMR_LANGUAGES else "-" for c in (2, 1))] for lang in langs]
+    return _save(fig, out, _markdown(["language", "GiB", "tokens (M)", "CC-100 GiB", "CC-100 tokens (M)"], rows))
+
+
+def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> list[Path]:
+    """Write `<out>.png` and `<out>.pdf` (and `<out>.md` for Tables 4 and 5); returns their paths."""
+    name = Path(experiment).stem
+    if name == "table4_glue":
+        return draw_glue(rows, out)
+    if name == "table5_mono_vs_multi":
+        return draw_mono_vs_multi(rows, out, split)
+    plt = _pyplot()
     spec = spec_for(experiment)
     selected, used_split = _select(rows, spec, split)
     if not selected:
@@ -227,7 +433,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
             if p.y is None:
                 ax.axvline(position(p.x), color="black", linestyle=":", linewidth=1.2, label=p.label)
             else:
-                ax.plot([position(p.x)], [p.y], "*", color="black", markersize=12, label=p.label)
+                ax.plot([position(p.x)], [p.y], p.marker, color="black", markersize=12, label=p.label)
         if spec.categorical is not None:
             ax.set_xticks(range(len(cats)), cats)
         elif spec.log_x:
@@ -252,7 +458,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
             if p.x is None or p.x not in langs or (spec.series_key and p.series and p.series not in data):
                 continue
             i = list(data).index(p.series) if p.series in data else 0
-            ax.plot([langs.index(p.x) + (i - (len(data) - 1) / 2) * width], [p.y], "*", color="black", markersize=10,
+            ax.plot([langs.index(p.x) + (i - (len(data) - 1) / 2) * width], [p.y], p.marker, color="black", markersize=10 if p.marker == "*" else 6,
                     label=None if p.label in marked else p.label)
             marked.add(p.label)
         ax.set_xticks(range(len(langs)), langs)
@@ -270,12 +476,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
     ax.legend(fontsize=8, loc="best")
     if with_pretraining:
         _draw_pretraining(axes[0][1], rows, spec)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return paths
+    return _save(fig, out)
 
 
 def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
@@ -319,17 +520,46 @@ def wandb_rows(experiment: str, project: str, scale: str | None = None, api=None
     return rows
 
 
+def corpus_figure(args) -> list[Path]:
+    """fig1_data (a run's corpus, or --corpus DIR) and table6."""
+    from xlmr_lit.corpus_sizes import language_sizes, run_corpus, write_table6
+
+    if args.experiment == "table6":
+        return write_table6(args.out)
+    if args.corpus:
+        corpus_dir = args.corpus
+        languages = args.languages or sorted(p.name.split(".")[0] for p in corpus_dir.glob("*.txt*"))
+        spm_path, title = args.tokenizer, f"corpus {corpus_dir}"
+    elif args.runs and len(args.runs) == 1:
+        corpus_dir, languages, spm_path = run_corpus(args.runs[0])
+        title = f"run {args.runs[0]} (corpus {corpus_dir.name}, its tokenizer)"
+    else:
+        raise SystemExit("fig1_data: give one pretraining run (--runs <run dir>) or a corpus (--corpus DIR)")
+    if not languages:
+        raise SystemExit(f"fig1_data: no <lang>.txt[.gz|.xz] files in {corpus_dir}")
+    return draw_corpus_sizes(language_sizes(corpus_dir, languages, spm_path), args.out, title)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Draw an experiment's figure (PNG and PDF) from its runs' result rows.")
-    parser.add_argument("experiment", help=f"one of: {', '.join(SPECS)}")
-    source = parser.add_mutually_exclusive_group(required=True)
+    parser.add_argument("experiment", help=f"one of: {', '.join(KNOWN)}")
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--runs", nargs="+", type=Path, help="sweep or run directories (searched for results.jsonl)")
     source.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read the runs' results tables through the wandb API")
+    source.add_argument("--corpus", type=Path, help="fig1_data: a corpus dir of <lang>.txt[.gz|.xz] (CC-100 layout)")
+    parser.add_argument("--languages", nargs="+", help="fig1_data --corpus: these languages only (default: every file)")
+    parser.add_argument("--tokenizer", type=Path, help="fig1_data --corpus: a SentencePiece model to count tokens with")
     parser.add_argument("--scale", help="with --wandb: only the sweep at this scale (group <experiment>-<scale>)")
     parser.add_argument("--split", default="test", help="test (default; dev where a run has no test) or dev")
     parser.add_argument("--out", type=Path, required=True, help="output path without suffix: writes .png and .pdf")
     args = parser.parse_args(argv)
+    if args.experiment in CORPUS_FIGURES:
+        for path in corpus_figure(args):
+            print(path)
+        return
     spec_for(args.experiment)
+    if not (args.runs or args.wandb):
+        parser.error(f"{args.experiment} reads result rows: give --runs or --wandb")
     rows = read_rows(args.runs) if args.runs else wandb_rows(args.experiment, args.wandb, args.scale)
     if not rows:
         raise SystemExit(f"no result rows in {args.runs or args.wandb}")
