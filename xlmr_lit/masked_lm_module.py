@@ -92,7 +92,7 @@ class MaskedLMLitModule(pl.LightningModule):
         self.val_loss.update(token_losses, token_languages)
 
     def on_validation_epoch_end(self) -> None:
-        per_language = self.val_loss.compute()
+        per_language = self.val_loss.compute().reshape(-1)  # torchmetrics returns one language's loss as a scalar
         self.val_loss.reset()
         metrics = {}
         for lang, loss in zip(self.languages, per_language.tolist()):

@@ -99,7 +99,8 @@ SPECS = {
     "table2_ner": FigureSpec(
         "Table 2: NER", None, "language", series_key="setting", metric="f1",
         paper=tuple(PaperValue("paper: XLM-R Base, each language", lang, v, "train_each") for lang, v in NER_BASE_EACH.items())
-        + tuple(PaperValue("paper: XLM-R Base, all languages", lang, v, "train_all") for lang, v in NER_BASE_ALL.items())
+        + tuple(PaperValue("paper: XLM-R Base, all languages", lang, v, "train_all", marker="D")
+                for lang, v in NER_BASE_ALL.items())
         + (PaperValue("paper: averages 88.81 (Base, each), 87.66 (Base, all), 89.43 (Large, all)"),),
         same_language_only={"train_each": True},
     ),
@@ -523,6 +524,7 @@ def wandb_rows(experiment: str, project: str, scale: str | None = None, api=None
 def corpus_figure(args) -> list[Path]:
     """fig1_data (a run's corpus, or --corpus DIR) and table6."""
     from xlmr_lit.corpus_sizes import language_sizes, run_corpus, write_table6
+    from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 
     if args.experiment == "table6":
         return write_table6(args.out)
@@ -532,7 +534,8 @@ def corpus_figure(args) -> list[Path]:
         spm_path, title = args.tokenizer, f"corpus {corpus_dir}"
     elif args.runs and len(args.runs) == 1:
         corpus_dir, languages, spm_path = run_corpus(args.runs[0])
-        title = f"run {args.runs[0]} (corpus {corpus_dir.name}, its tokenizer)"
+        corpus = "the bundled UDHR corpus" if corpus_dir == BUNDLED_CORPUS_DIR else f"corpus {corpus_dir}"
+        title = f"run {args.runs[0].name} ({corpus}, the run's tokenizer)"
     else:
         raise SystemExit("fig1_data: give one pretraining run (--runs <run dir>) or a corpus (--corpus DIR)")
     if not languages:
