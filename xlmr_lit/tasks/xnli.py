@@ -103,11 +103,12 @@ def find_files(data_dir: Path, train_languages: list[str], eval_languages: list[
 def translated_test_files(data_dir: Path, languages: list[str]) -> dict:
     """{("test", language): path} of the test sets translated to English, for every language but English."""
     roots = [data_dir, data_dir / "xnli"]
-    for root in roots:
-        files = {("test", lang): root / "translate-test" / f"test-{lang}-en-translated.tsv" for lang in languages if lang != "en"}
+    candidates = [{("test", lang): root / "translate-test" / f"test-{lang}-en-translated.tsv"
+                   for lang in languages if lang != "en"} for root in roots]
+    for files in candidates:
         if all(path.is_file() for path in files.values()):
             return files
-    missing = sorted(str(p) for p in files.values() if not p.is_file())
+    missing = sorted(str(p) for p in candidates[0].values() if not p.is_file())
     raise FileNotFoundError(
         f"task.setting=translate_test: no translated test sets in {' or '.join(str(r / 'translate-test') for r in roots)} "
         f"(missing e.g. {', '.join(missing[:MAX_LISTED_MISSING])}). Expected translate-test/test-{{lang}}-en-translated.tsv "
