@@ -245,12 +245,12 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out: Path, markdown: str | None = None) -> list[Path]:
-    """`<out>.png`, `<out>.pdf` and, for a table, `<out>.md`."""
+def _save(fig, out: Path, markdown: str | None = None, crop: bool = False) -> list[Path]:
+    """`<out>.png`, `<out>.pdf` and, for a table, `<out>.md`; `crop` trims the margins (a drawn table)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".pdf")]
     for path in paths:
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=150, bbox_inches="tight" if crop else None)
     _pyplot().close(fig)
     if markdown is not None:
         paths.append(out.with_name(out.name + ".md"))
@@ -346,9 +346,10 @@ def draw_mono_vs_multi(rows: list[dict], out: Path, split: str = "test") -> list
             ours_rows.append(len(cells))
             cells.append([model, f"scale {scale}", "40k-style" if setting == "monolingual" else "150k-style", setting,
                           *(_cell(values.get(lang)) for lang in TABLE5_LANGUAGES), f"{avg:.1f}"])
-    fig, ax = plt.subplots(figsize=(12, 0.42 * (len(cells) + 1) + 1.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(10, 0.3 * (len(cells) + 1) + 0.6))
     ax.axis("off")
     table = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="center")
+    table.scale(1, 1.4)
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.auto_set_column_width(list(range(len(header))))
@@ -358,7 +359,7 @@ def draw_mono_vs_multi(rows: list[dict], out: Path, split: str = "test") -> list
         elif row - 1 in ours_rows:
             cell.set_facecolor("#fff3c4")
     ax.set_title(f"Table 5: multilingual vs monolingual, XNLI accuracy (%)\n{_describe(selected, used_split)}", fontsize=11)
-    return _save(fig, out, _markdown(header, cells))
+    return _save(fig, out, _markdown(header, cells), crop=True)
 
 
 def draw_corpus_sizes(sizes: dict[str, dict], out: Path, title: str) -> list[Path]:
