@@ -2,6 +2,7 @@
 FineWeb-2 and FineWeb in their real layouts (data/<config>/<split>/*.parquet, configs in the card)."""
 
 import re
+from pathlib import Path
 
 import datasets
 import pytest
@@ -117,3 +118,17 @@ def test_pretraining_reads_data_hub(make_cfg, tmp_path):
                    "data.skip_missing_languages=true", "model.vocab_size=34")
     prepared = prepare_data(cfg)
     assert sorted(prepared.languages) == ["en", "fr", "sw"]
+
+
+def test_scale_tiny_keeps_a_chosen_hub_corpus(make_cfg, tmp_path):
+    """`scale=tiny data/hub=fineweb2` streams FineWeb-2 at tiny sizes; it once fell back to the bundled text silently."""
+    from xlmr_lit.pretrain import prepare_data
+
+    write_fineweb2(tmp_path / "hub", ["fra_Latn"])
+    cfg = make_cfg("scale=tiny", "data/hub=fineweb2", f"data.hub.hub_dir={tmp_path / 'hub'}", "data.languages=[fr]",
+                   "model.vocab_size=24")  # tiny's character_coverage 0.98 leaves fewer pieces than the default's
+    assert cfg.data.hub.dataset == "HuggingFaceFW/fineweb-2" and cfg.scale_name == "tiny"
+    prepared = prepare_data(cfg)
+    assert prepared.languages == ["fr"]
+    source = Path(prepared.info("fr")["source"]["path"])
+    assert source.is_relative_to(cfg.paths.cache_dir) and "fra_Latn doc 0" in source.read_text()
