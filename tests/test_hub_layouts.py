@@ -48,6 +48,23 @@ def test_xnli_reads_per_language_configs_and_only_the_splits_it_uses(tmp_path):
                          ["fr"], 1)
 
 
+def test_two_local_hub_copies_do_not_share_cached_features(tmp_path):
+    """Copies with the same counts but different text: the feature cache key must tell them apart."""
+    from xlmr_lit.finetune import features_cache_spec
+    from xlmr_lit.prepare import cache_key
+
+    spm = tmp_path / "sentencepiece.bpe.model"
+    spm.write_bytes(b"a tokenizer")
+    keys = []
+    for copy, text in (("copy_a", "fr"), ("copy_b", "FR")):
+        write_xnli(tmp_path / copy, {"en": nli_rows(text)})
+        cfg = task_cfg("xnli", hub_dir=str(tmp_path / copy))
+        keys.append(cache_key(features_cache_spec(cfg, xnli.load_splits(cfg, ["en"], 1), spm)))
+    assert keys[0] != keys[1]
+    files = task_cfg("xnli", hub_dir=str(tmp_path / "copy_a"), data_dir=str(tmp_path / "files"))
+    assert "hub_dir" not in features_cache_spec(files, xnli.TaskSplits([], [], {}, "accuracy"), spm)
+
+
 def test_xnli_split_layout_is_pinned(tmp_path):
     write_xnli(tmp_path, {"fr": nli_rows("fr")})
     assert xnli.HUB_SPLITS == {"train": "train", "dev": "validation", "test": "test"}

@@ -21,7 +21,7 @@ from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
-from xlmr_lit.tasks.features import cached_features, eval_loader, train_loader
+from xlmr_lit.tasks.features import TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
 
@@ -43,6 +43,15 @@ class FineTuneDataModule(pl.LightningDataModule):
 
     def val_dataloader(self):
         return [eval_loader(ds, self.eval_batch_size, self.num_workers) for ds in self.eval_sets]
+
+
+def features_cache_spec(task_cfg: DictConfig, splits: TaskSplits, spm_path: Path) -> dict:
+    """What a task's cached features depend on: where the examples came from (files, or the hub or a local copy of it
+    under task.hub_dir), the tokenizer and the length. feature_layout is bumped when feature columns change."""
+    hub_dir = None if task_cfg.get("data_dir") else task_cfg.get("hub_dir")
+    return {"task": task_cfg.name, "sources": splits.sources, "spm": file_sha256(spm_path),
+            "max_length": task_cfg.max_length, "feature_layout": 2,
+            **({"hub_dir": str(Path(hub_dir).expanduser().resolve())} if hub_dir else {})}
 
 
 def finetune(
@@ -73,9 +82,7 @@ def finetune(
         t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
         log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}")
     splits = task.load_splits(t, languages, cfg.seed)
-    # feature_layout: bumped when a task's feature columns change, so that older caches are rebuilt
-    base_spec = {"task": t.name, "sources": splits.sources, "spm": file_sha256(spm_copy), "max_length": t.max_length,
-                 "feature_layout": 2}
+    base_spec = features_cache_spec(t, splits, spm_copy)
 
     def features(name: str, examples: list):
         if not examples:
