@@ -109,6 +109,14 @@ def test_ner_reads_conll_parquet_conversions_and_wikiann(tmp_path):
         ner.load_splits(task_cfg("ner", setting="train_each", train_language="de"), ["de"], 0)
 
 
+def test_hub_ner_entities_that_start_with_i_are_read_as_b_and_counted(tmp_path, caplog):
+    write_wikiann(tmp_path, {"sw": ([["Jan", "Smit", "na", "Nairobi"]], [["I-PER", "I-PER", "O", "I-LOC"]])})
+    splits = ner.load_splits(task_cfg("ner", setting="train_each", train_language="sw", hub_dir=str(tmp_path)),
+                             ["sw"], 0)
+    assert splits.evals[("test", "sw")][0].tags == ["B-PER", "I-PER", "O", "B-LOC"]
+    assert "hf:unimelb-nlp/wikiann/sw/test: 2 entities start with I-" in caplog.text
+
+
 def test_ner_layouts_are_pinned(tmp_path):
     write_conll2003(tmp_path, [SENTENCE[0]], [SENTENCE[1]])
     write_conll2002(tmp_path, {"es": ([["Madrid"]], [["B-LOC"]]), "nl": ([["Jan"]], [["B-PER"]])})
