@@ -401,3 +401,14 @@ def test_table6_as_markdown_and_csv(tmp_path):
     markdown = (tmp_path / "table6.md").read_text()
     assert "| sv | Swedish | 12,100 | 77.8 | yes | printed as 77.8 M tokens, 12.1 GiB (a typo) |" in markdown
     assert markdown.count("\n") == 2 + 100 + 1
+
+
+def test_each_of_the_papers_rows_in_a_figure_has_its_own_marker():
+    from xlmr_lit.plot import SPECS
+
+    for name, spec in SPECS.items():
+        markers = {}
+        for value in spec.paper:
+            if value.x is not None:  # values without a position are notes, not markers
+                markers.setdefault(value.label, value.marker)
+        assert len(set(markers.values())) == len(markers), f"{name}: {markers}"

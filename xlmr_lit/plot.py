@@ -64,7 +64,7 @@ SPECS = {
     "fig2_languages": FigureSpec(
         "Fig 2: number of pretraining languages at fixed capacity", "override.data.languages", "languages",
         x_values=LANGUAGE_COUNTS, log_x=True,
-        paper=(PaperValue("paper: all, 7 languages (XNLI)", 7, 71.8), PaperValue("paper: all, 100 languages (XNLI)", 100, 67.7)),
+        paper=tuple(PaperValue("paper: XNLI average, all languages", n, v) for n, v in ((7, 71.8), (100, 67.7))),
     ),
     "fig3_corpus": FigureSpec(
         "Fig 3: Wikipedia vs CommonCrawl", None, "language", series_key="override.corpus",
@@ -91,7 +91,7 @@ SPECS = {
     "table1_xnli": FigureSpec(
         "Table 1: XNLI", None, "language", series_key="setting", metric="accuracy",
         paper=tuple(PaperValue("paper: XLM-R Base, transfer", lang, v, "cross_lingual_transfer") for lang, v in XNLI_BASE.items())
-        + tuple(PaperValue("paper: XLM-R Base, translate-train-all", lang, v, "translate_train_all") for lang, v in XNLI_BASE_TTA.items())
+        + tuple(PaperValue("paper: XLM-R Base, translate-train-all", lang, v, "translate_train_all", marker="P") for lang, v in XNLI_BASE_TTA.items())
         + tuple(PaperValue("paper: RoBERTa, translate-test", lang, v, "translate_test", marker="D")
                 for lang, v in XNLI_ROBERTA_TRANSLATE_TEST.items())
         + (PaperValue("paper: translate-test averages 76.2 (BERT-en) and 77.8 (RoBERTa)"),),
@@ -426,6 +426,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         for i, (label, pts) in enumerate(curves.items()):
             marker, color = styles.get(label, ("o-", f"C{i}"))
             ax.plot([position(x) for x, _ in pts], [y for _, y in pts], marker, color=color, label=label)
+        marked = set()
         for p in spec.paper:
             if p.x is None:
                 continue
@@ -435,7 +436,9 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
             if p.y is None:
                 ax.axvline(position(p.x), color="black", linestyle=":", linewidth=1.2, label=p.label)
             else:
-                ax.plot([position(p.x)], [p.y], p.marker, color="black", markersize=12, label=p.label)
+                ax.plot([position(p.x)], [p.y], p.marker, color="black", markersize=12,
+                        label=None if p.label in marked else p.label)
+                marked.add(p.label)
         if spec.categorical is not None:
             ax.set_xticks(range(len(cats)), cats)
         elif spec.log_x:
