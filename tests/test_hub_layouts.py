@@ -10,6 +10,7 @@ from hub_layouts import (write_conll2002, write_conll2003, write_glue, write_mlq
 from omegaconf import OmegaConf
 
 from xlmr_lit.tasks import glue, hub, ner, qa, xnli
+from xlmr_lit.tasks.features import TaskSplits
 from xlmr_lit.tasks.hub import PARQUET_CONVERSION, HubSplit
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, TaggedSentence
 from xlmr_lit.cli import CONF_DIR
@@ -62,7 +63,7 @@ def test_two_local_hub_copies_do_not_share_cached_features(tmp_path):
         keys.append(cache_key(features_cache_spec(cfg, xnli.load_splits(cfg, ["en"], 1), spm)))
     assert keys[0] != keys[1]
     files = task_cfg("xnli", hub_dir=str(tmp_path / "copy_a"), data_dir=str(tmp_path / "files"))
-    assert "hub_dir" not in features_cache_spec(files, xnli.TaskSplits([], [], {}, "accuracy"), spm)
+    assert "hub_dir" not in features_cache_spec(files, TaskSplits([], [], {}, "accuracy"), spm)
 
 
 def test_xnli_split_layout_is_pinned(tmp_path):

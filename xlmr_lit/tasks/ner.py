@@ -13,17 +13,14 @@ Files are read from `task.data_dir` with the per-language names of conf/task/ner
 `task.data_dir: null` they come from the HF hub.
 """
 
-import logging
 from pathlib import Path
 
 from xlmr_lit.finetune_module import TokenClassificationModule
 from xlmr_lit.tasks.features import TaskSplits
 from xlmr_lit.tasks.metrics import conll_f1
 from xlmr_lit.tasks.hub import ner_split
-from xlmr_lit.tasks.readers import NER_LABELS, DataFormatError, TaggedSentence, iob1_to_iob2, read_conll
+from xlmr_lit.tasks.readers import NER_LABELS, DataFormatError, TaggedSentence, iob1_to_iob2, read_conll, warn_i_starts
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, UNK_ID, XLMRTokenizer
-
-log = logging.getLogger(__name__)
 
 LABELS = ["O"] + [f"{prefix}-{entity}" for entity in NER_LABELS for prefix in ("B", "I")]
 SPLITS = ("train", "dev", "test")
@@ -94,8 +91,7 @@ def read_from_hub(lang: str, splits: list[str],
             tags = iob1_to_iob2(given)  # an entity that starts with I- is read as B-, as in conlleval and read_conll
             i_starts += sum(a != b for a, b in zip(given, tags))
             sentences[split].append(TaggedSentence(list(row["tokens"]), tags, lang))
-        if i_starts:
-            log.warning("%s: %d entities start with I- (treated as B-, as conlleval does)", where, i_starts)
+        warn_i_starts(where, i_starts)
         sources[f"{lang}/{split}"] = str(where)
     return sentences, sources
 

@@ -306,6 +306,12 @@ def iob1_to_iob2(tags: list[str]) -> list[str]:
     return out
 
 
+def warn_i_starts(where, count: int) -> None:
+    """IOB2 input whose entities start with I- (after O or another type), which iob1_to_iob2 read as B-."""
+    if count:
+        log.warning("%s: %d entities start with I- (treated as B-, as conlleval does)", where, count)
+
+
 def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LABELS,
                encoding: str | None = None, skip_bad: bool = False) -> Records:
     """TaggedSentences from a CoNLL-style file: one token per line, the tag in the last column.
@@ -391,8 +397,7 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
         tokens.append(token)
         tags.append(tag)
     finish_sentence()
-    if i_starts:
-        log.warning("%s: %d entities start with I- (treated as B-, as conlleval does)", path, i_starts)
+    warn_i_starts(path, i_starts)
     report_count(path, len(out.items) + len(out.skipped), "sentences", CONLL_COUNTS)
     return out.result("sentences")
 
