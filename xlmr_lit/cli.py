@@ -2,6 +2,7 @@
 followed by a `downstream` fine-tuning: xlmr_lit/pipeline.py) or fine-tunes (any other task: xlmr_lit/finetune.py)."""
 
 import logging
+import sys
 import traceback
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import hydra
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import Callback
 
+from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
 from xlmr_lit.finetune import finetune
 from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
 
@@ -17,13 +19,23 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
+    check_config(cfg)
     if cfg.task.name != "pretrain":
         return finetune(cfg, callbacks)
     return pretrain_then_finetune(cfg, callbacks)
 
 
+def main() -> float | None:
+    """Mistyped override keys are refused with "did you mean ...?" before Hydra composes."""
+    try:
+        check_override_keys(sys.argv[1:], CONF_DIR)
+    except ConfigError as err:
+        sys.exit(f"error: {err}")
+    return hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     """Marks the run dir DONE or FAILED; in a sweep, done points are skipped and a failing point
     does not stop the others (`sweep_report.ReportFailedPoints` lists failures at the end)."""
     from hydra.core.hydra_config import HydraConfig

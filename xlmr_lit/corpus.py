@@ -3,6 +3,7 @@
 `<dir>/<lang>.txt`, `<lang>.txt.gz` or `<lang>.txt.xz`; one paragraph or sentence per line.
 """
 
+import difflib
 import gzip
 import lzma
 from collections.abc import Iterator
@@ -82,20 +83,24 @@ def read_documents(path: Path, report: ReadReport, skip_undecodable: bool = True
         raise CorpusError(f"{path}: no text (the file is empty or has only blank or undecodable lines)")
 
 
-def resolve_languages(languages, language_sets: dict) -> list[str]:
-    """`languages` is a set name from conf/language_sets.yaml or a list of codes."""
+def resolve_languages(languages, language_sets: dict, key: str = "data.languages") -> list[str]:
+    """`languages` (the config's `key`) is a set name from conf/language_sets.yaml or a list of codes."""
     if isinstance(languages, str):
         if languages not in language_sets:
+            close = difflib.get_close_matches(languages, list(language_sets), n=2)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
             raise CorpusError(
-                f"data.languages={languages!r} is not a language set; known sets: {', '.join(language_sets)} "
-                f"(or give a list, e.g. data.languages=[en,fr])"
+                f"{key}={languages!r} is not a language set; {hint}known sets: {', '.join(language_sets)} "
+                f"(or give a list, e.g. {key}=[en,fr])"
             )
         languages = language_sets[languages]
+    if not isinstance(languages, list | tuple) and not hasattr(languages, "__iter__"):
+        raise CorpusError(f"{key}={languages!r}: expected a language set name or a list of language codes")
     languages = list(languages)
     if len(set(languages)) != len(languages):
-        raise CorpusError(f"data.languages has duplicates: {languages}")
+        raise CorpusError(f"{key} has duplicates: {languages}")
     if not languages:
-        raise CorpusError("data.languages is empty")
+        raise CorpusError(f"{key} is empty")
     return languages
 
 
