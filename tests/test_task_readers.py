@@ -195,10 +195,17 @@ def test_panx_with_and_without_language_prefix(tmp_path):
         read_conll(mixed, scheme="iob2")
 
 
-def test_conll_inconsistent_column_count_names_file_and_line(tmp_path):
-    path = write(tmp_path / "esp.train", ["Sao NC B-LOC", "Paulo VMI I-LOC", "", "La DA O", "multinacional O"])
-    with pytest.raises(DataFormatError, match=r"esp\.train, line 5: expected 3 columns.*found 2"):
-        read_conll(path, scheme="iob2")
+def test_conll_lines_with_fewer_columns_read_first_and_last_as_conlleval_does(tmp_path, caplog):
+    # deu.testb line 9882 and its like: token and lemma run together, 4 columns among the 5-column lines
+    path = write(tmp_path / "deu.testb", ["Gro\u00dfer Gro\u00dfer NN I-NC O", "Rhein-Main-Gebiet NE I-NC I-LOC",
+                                          "Frankfurt Frankfurt NE I-NC I-LOC", "", "Er er PPER I-NC O", ""])
+    sentences = read_conll(path, scheme="iob1")
+    assert [s.tokens for s in sentences] == [["Gro\u00dfer", "Rhein-Main-Gebiet", "Frankfurt"], ["Er"]]
+    assert sentences[0].tags == ["O", "B-LOC", "I-LOC"]  # the entity is kept whole
+    assert "1 lines have a column count other than the first line's 5 (lines 2)" in caplog.text
+    one_column = write(tmp_path / "esp.train", ["Sao NC B-LOC", "", "La DA O", "multinacional"])
+    with pytest.raises(DataFormatError, match=r"esp\.train, line 4: expected at least 2 columns"):
+        read_conll(one_column, scheme="iob2")
 
 
 def test_conll_unknown_tag_against_the_label_set(tmp_path):

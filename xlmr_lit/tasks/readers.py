@@ -319,8 +319,10 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     scheme: 'iob2' for CoNLL-2002 and WikiANN/PAN-X, 'iob1' for CoNLL-2003 (converted to IOB2).
     An IOB2 entity that starts with I- is read as starting with B- (conlleval's reading), and
     their count is logged.
-    Columns are tab-separated if the line has a tab (PAN-X), else space-separated (CoNLL); all
-    lines of a file must have the same number of columns. `-DOCSTART-` lines are skipped.
+    Columns are tab-separated if the line has a tab (PAN-X), else space-separated (CoNLL). As in
+    conlleval, the token is the first column and the tag the last, whatever the number of columns
+    (the CoNLL-2003 German files have lines of 3 or 4 columns among their 5-column ones); such lines
+    are counted in a warning. `-DOCSTART-` lines are skipped.
     PAN-X tokens may carry a language prefix (`en:Paris`); if the first token has one, every
     token must, and it is removed. language: from the argument, the prefix, or the file name.
     labels: the entity types allowed after B-/I- (None allows any).
@@ -339,6 +341,7 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     sentence_error: DataFormatError | None = None
 
     i_starts = 0  # IOB2 input: entities that start with I- (after O or another type)
+    other_column_lines: list[int] = []  # e.g. CoNLL-2003 German lines whose token and lemma run together
 
     def finish_sentence():
         nonlocal tokens, tags, sentence_error, i_starts
@@ -367,10 +370,10 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
                 raise DataFormatError(path, "expected at least 2 columns (token ... tag), found 1", number)
         token, tag = fields[0], fields[-1].strip()
         if len(fields) != expected_columns:
-            sentence_error = DataFormatError(
-                path, f"expected {expected_columns} columns like the file's first line, found {len(fields)}",
-                number)
-            continue
+            if len(fields) < 2:
+                sentence_error = DataFormatError(path, "expected at least 2 columns (token ... tag), found 1", number)
+                continue
+            other_column_lines.append(number)
         if prefixed is None:
             prefixed = bool(_LANGUAGE_PREFIX.match(token)) and "\t" in line
             if prefixed:
@@ -398,6 +401,10 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
         tags.append(tag)
     finish_sentence()
     warn_i_starts(path, i_starts)
+    if other_column_lines:
+        log.warning("%s: %d lines have a column count other than the first line's %d (lines %s); their token is "
+                    "read from the first column and the tag from the last, as conlleval does", path,
+                    len(other_column_lines), expected_columns, ", ".join(map(str, other_column_lines[:10])))
     report_count(path, len(out.items) + len(out.skipped), "sentences", CONLL_COUNTS)
     return out.result("sentences")
 
