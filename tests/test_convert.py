@@ -511,10 +511,11 @@ def test_export_refuses_checkpoints_that_do_not_fit(tmp_path, spm_path):
     checkpoint = torch.load(ckpt, weights_only=True)
     del checkpoint["state_dict"]["model.lm_head.dense.weight"]
     torch.save(checkpoint, ckpt)
-    with pytest.raises(ValueError, match="missing keys"):
+    with pytest.raises(SystemExit, match="missing keys"):
         export.main([str(ckpt), str(tmp_path / "out")])
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(SystemExit, match="nope.ckpt does not exist"):
         export.main([str(tmp_path / "nope.ckpt"), str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
 
 
 def test_export_drops_non_model_entries_loudly(tmp_path, spm_path, caplog):

@@ -315,8 +315,25 @@ def read_hf_weights(directory: Path) -> dict[str, torch.Tensor]:
 
 def _read_weight_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
-        return load_file(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return load_file(path)
+        except Exception as err:
+            raise ValueError(f"{path}: cannot be read as safetensors weights ({err}); the file may be truncated") from None
+    return read_torch_file(path)
+
+
+def read_torch_file(path: Path, mmap: bool = False):
+    """torch.load(weights_only=True), with errors that name the file and say what is wrong with it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path} holds objects other than tensors and plain containers: {err}") from err
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"{path}: cannot be read as a PyTorch checkpoint ({type(err).__name__}: {reason}); "
+            f"it is truncated (an interrupted save or copy?) or not a checkpoint at all"
+        ) from None
 
 
 def _load_fairseq_dir(directory: Path) -> tuple[XLMRConfig, dict[str, torch.Tensor], Path]:
@@ -329,7 +346,9 @@ def _load_fairseq_dir(directory: Path) -> tuple[XLMRConfig, dict[str, torch.Tens
             )
     # fairseq's legacy `args` is an argparse.Namespace: allow that one class, nothing else
     with torch.serialization.safe_globals([argparse.Namespace]):
-        checkpoint = torch.load(checkpoint_file, map_location="cpu", weights_only=True)
+        checkpoint = read_torch_file(checkpoint_file)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise ValueError(f"{checkpoint_file} is not a fairseq checkpoint: expected a dict with a 'model' state dict")
     state_dict = fairseq_to_ours(checkpoint["model"])
     config = _config_from_fairseq(checkpoint, state_dict, checkpoint_file)
     _check_vocab(config, spm_file)
@@ -366,12 +385,16 @@ def _config_from_fairseq(checkpoint: dict, state_dict: dict[str, torch.Tensor], 
     )
 
 
-def _check_vocab(config: XLMRConfig, spm_file: Path) -> None:
-    pieces = spm.SentencePieceProcessor(model_file=str(spm_file)).get_piece_size()
+def _check_vocab(config: XLMRConfig, spm_file: Path, model_file: Path | None = None) -> None:
+    try:
+        pieces = spm.SentencePieceProcessor(model_file=str(spm_file)).get_piece_size()
+    except Exception:
+        raise ValueError(f"{spm_file}: not a SentencePiece model (it does not parse)") from None
     if pieces + 2 != config.vocab_size:
+        model = f"the model in {model_file}" if model_file else "the model"
         raise ValueError(
-            f"{spm_file} has {pieces} pieces, so the XLM-R vocabulary has {pieces + 2} ids, "
-            f"but the model's vocab_size is {config.vocab_size}"
+            f"a different vocabulary: {spm_file} has {pieces} pieces, so the XLM-R vocabulary has {pieces + 2} ids, "
+            f"but {model} has vocab_size {config.vocab_size}"
         )
 
 
@@ -402,23 +425,27 @@ def load_our_checkpoint(path: Path, tokenizer: Path | None = None) -> tuple[XLMR
     """
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} holds objects other than tensors and plain containers: {err}") from err
-    hparams = checkpoint.get("hyper_parameters", {})
-    if "model_config" not in hparams or "state_dict" not in checkpoint:
+    checkpoint = read_torch_file(path)
+    hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
+    if not isinstance(hparams, dict) or "model_config" not in hparams or not isinstance(checkpoint.get("state_dict"), dict):
+        found = f"keys {sorted(map(str, checkpoint))[:8]}" if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(
-            f"{path} is not an xlmr-lit checkpoint: expected 'state_dict' and hyper_parameters.model_config"
+            f"{path} is not a Lightning checkpoint of xlmr-lit: expected 'state_dict' and "
+            f"hyper_parameters.model_config, found {found}"
         )
     state_dict = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     others = Counter(k.split(".", 1)[0] for k in checkpoint["state_dict"] if not k.startswith("model."))
     if others:
         dropped = ", ".join(f"{prefix}.* ({n} tensors)" for prefix, n in sorted(others.items()))
         log.warning("%s: state_dict entries outside model.* are not model weights, dropped: %s", path, dropped)
-    config = XLMRConfig(**hparams["model_config"])
+    try:
+        config = XLMRConfig(**hparams["model_config"])
+    except TypeError as err:
+        raise ValueError(f"{path}: hyper_parameters.model_config does not describe an xlmr-lit model ({err})") from None
     spm_path = tokenizer or _find_run_tokenizer(path, hparams.get("tokenizer_path"))
-    _check_vocab(config, spm_path)
+    if not Path(spm_path).is_file():
+        raise FileNotFoundError(f"tokenizer {spm_path} does not exist")
+    _check_vocab(config, Path(spm_path), model_file=path)
     return config, state_dict, spm_path
 
 

@@ -13,14 +13,23 @@ reloads it that way and checks it agrees with our model on a padded batch.
 import argparse
 import json
 import logging
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from xlmr_lit.convert import SPM_FILE, config_to_hf, load_our_checkpoint, load_state_dict_checked, ours_to_hf
+from xlmr_lit.convert import (
+    SPM_FILE,
+    config_to_hf,
+    load_our_checkpoint,
+    load_state_dict_checked,
+    ours_to_hf,
+    read_torch_file,
+)
 from xlmr_lit.model import (
     XLMRConfig,
     XLMRForMaskedLM,
@@ -44,19 +53,43 @@ HF_CLASS = {
 }
 
 
-def export(checkpoint: Path, out_dir: Path, tokenizer: Path | None = None) -> list[Path]:
-    """Write the HF directory and return the files written."""
+def export(checkpoint: Path, out_dir: Path, tokenizer: Path | None = None, overwrite: bool = False) -> list[Path]:
+    """Write the HF directory and return the files this export wrote.
+
+    The files are written and checked in a scratch directory next to `out_dir`, then moved in: a failed
+    export leaves `out_dir` as it was. A non-empty `out_dir` is refused unless `overwrite`; files in it
+    that this export does not write are left alone (and not listed).
+    """
+    check_out_dir(out_dir, overwrite)
+    if tokenizer is not None and not tokenizer.is_file():
+        raise FileNotFoundError(f"--tokenizer {tokenizer} does not exist")
     config, state_dict, spm_path = load_our_checkpoint(checkpoint, tokenizer)
     model = build_model(config, state_dict, str(checkpoint))
     labels = read_labels(checkpoint)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-") as tmp:
+        scratch = Path(tmp)
+        hf_model = to_hf_model(model, labels)
+        hf_model.save_pretrained(scratch)
+        save_tokenizer(spm_path, scratch, model_max_length=config.max_position_embeddings - 2)
+        check_export(scratch, model, XLMRTokenizer(spm_path))
+        out_dir.mkdir(exist_ok=True)
+        written = []
+        for path in sorted(scratch.iterdir()):
+            os.replace(path, out_dir / path.name)
+            written.append(out_dir / path.name)
+    return written
 
-    hf_model = to_hf_model(model, labels)
-    hf_model.save_pretrained(out_dir)
-    save_tokenizer(spm_path, out_dir, model_max_length=config.max_position_embeddings - 2)
 
-    check_export(out_dir, model, XLMRTokenizer(spm_path))
-    return sorted(p for p in out_dir.iterdir() if p.is_file())
+def check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"out_dir {out_dir} is a file, not a directory: give a directory to write")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        present = ", ".join(sorted(p.name for p in out_dir.iterdir())[:8])
+        raise FileExistsError(
+            f"out_dir {out_dir} is not empty ({present}): give an empty or new directory, or --overwrite to "
+            f"replace the files an export writes there"
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,7 +140,7 @@ def build_model(config: XLMRConfig, state_dict: dict[str, torch.Tensor], source:
 def read_labels(checkpoint: Path) -> list[str] | None:
     """The run's label names (hyper_parameters.labels; [] = regression), None when not recorded."""
     # mmap: only the small hyper_parameters entry is read, not the weights a second time
-    hparams = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
+    hparams = read_torch_file(checkpoint, mmap=True).get("hyper_parameters", {})
     labels = hparams.get("labels")
     return None if labels is None else [str(label) for label in labels]
 
@@ -212,15 +245,20 @@ def main(argv: list[str] | None = None) -> None:
         description="Export an xlmr-lit checkpoint (pretrained or fine-tuned) to an HF XLMRoberta* directory.",
     )
     parser.add_argument("checkpoint", type=Path, help="e.g. <run_dir>/checkpoints/best.ckpt")
-    parser.add_argument("out_dir", type=Path, help="directory to write (created if needed)")
+    parser.add_argument("out_dir", type=Path, help="directory to write (created if needed; refused if not empty)")
     parser.add_argument(
         "--tokenizer",
         type=Path,
         default=None,
         help=f"SentencePiece model (default: the one recorded in the checkpoint, else <run_dir>/tokenizer/{SPM_FILE})",
     )
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty out_dir, replacing the files an export writes")
     args = parser.parse_args(argv)
-    written = export(args.checkpoint, args.out_dir, args.tokenizer)
+    try:
+        written = export(args.checkpoint, args.out_dir, args.tokenizer, overwrite=args.overwrite)
+    except (ValueError, OSError) as err:
+        sys.exit(f"xlmr-export: error: {err}")
     architecture = json.loads((args.out_dir / "config.json").read_text())["architectures"][0]
     print(f"wrote {args.out_dir} ({architecture}):")
     for path in written:
