@@ -403,3 +403,49 @@ def _inside_open_value(cfg: DictConfig, key: str) -> bool:
         if not isinstance(node, DictConfig) or node._is_none():
             return True
     return False
+
+
+# ----------------------------------------------------------------------------------------------
+# model.init: the checkpoint fixes the architecture
+
+
+def command_line_keys() -> set[str]:
+    """Keys set by `key=value` overrides of this Hydra job (empty outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    return {o.lstrip("+~").split("=", 1)[0] for o in HydraConfig.get().overrides.task}
+
+
+def apply_init_architecture(cfg: DictConfig, init_config, overridden: set[str] | None = None):
+    """Make cfg.model describe the model that runs: the architecture of model.init's weights, the dropout of cfg.
+
+    A `model.<shape key>=` given on the command line (or in `overridden`) that disagrees with the checkpoint
+    raises ConfigError naming the key; an unset one takes the checkpoint's value, so config_resolved.yaml
+    records what ran. Returns the XLMRConfig to build.
+    """
+    import dataclasses
+
+    overridden = command_line_keys() if overridden is None else overridden
+    conflicts = []
+    for key in ARCHITECTURE_KEYS:
+        given, actual = cfg.model.get(key), getattr(init_config, key)
+        if key == "intermediate_size" and given is None:
+            given = 4 * cfg.model.hidden_size
+        if f"model.{key}" in overridden and given != actual:
+            conflicts.append(f"model.{key}={given!r}: model.init={cfg.model.init} has {key}={actual}; the "
+                             f"checkpoint's weights fix it (drop the override)")
+    if conflicts:
+        raise ConfigError("model.init cannot take these overrides:\n  " + "\n  ".join(conflicts))
+    for key in ARCHITECTURE_KEYS:
+        cfg.model[key] = getattr(init_config, key)
+    config = dataclasses.replace(init_config, hidden_dropout_prob=cfg.model.hidden_dropout_prob,
+                                 attention_probs_dropout_prob=cfg.model.attention_probs_dropout_prob)
+    positions = config.max_position_embeddings - 2
+    length_key = "data.tokens_per_sample" if cfg.task.name == "pretrain" else "task.max_length"
+    length = OmegaConf.select(cfg, length_key)
+    if isinstance(length, int) and length > positions:
+        raise ConfigError(f"{length_key}={length}: expected at most {positions}, the positions of model.init={cfg.model.init} "
+                          f"(max_position_embeddings {config.max_position_embeddings} - 2)")
+    return config

@@ -56,8 +56,27 @@ class ReadReport:
         return f"{self.path}: skipped {len(self.undecodable_lines)} lines that are not valid UTF-8 (lines {first}...)"
 
 
+MAX_UNDECODABLE_FRACTION = 0.05  # more than this is a file in another encoding, not a few stray bytes
+
+
 def read_documents(path: Path, report: ReadReport, skip_undecodable: bool = True) -> Iterator[list[str]]:
     """Yield documents as lists of non-empty lines; fills `report` while reading."""
+    try:
+        yield from _read_documents(path, report, skip_undecodable)
+    except (OSError, EOFError, lzma.LZMAError) as err:
+        kind = {".gz": "gzip", ".xz": "xz"}.get(path.suffix, "text")
+        raise CorpusError(f"{path}: cannot be read as a {kind} file ({err}); it is truncated or not {kind}") from None
+    undecodable = len(report.undecodable_lines)
+    if undecodable > MAX_UNDECODABLE_FRACTION * (undecodable + report.lines):
+        raise CorpusError(
+            f"{path}: {undecodable} of {undecodable + report.lines} lines are not valid UTF-8 (first: line "
+            f"{report.undecodable_lines[0]}), so the file is in another encoding (latin-1?); convert it, e.g. "
+            f"iconv -f latin1 -t utf-8 (data.skip_undecodable skips at most "
+            f"{MAX_UNDECODABLE_FRACTION:.0%} of the lines)"
+        )
+
+
+def _read_documents(path: Path, report: ReadReport, skip_undecodable: bool) -> Iterator[list[str]]:
     doc: list[str] = []
     with _open_binary(path) as f:
         for line_no, raw in enumerate(f, start=1):
@@ -88,10 +107,10 @@ def resolve_languages(languages, language_sets: dict, key: str = "data.languages
     if isinstance(languages, str):
         if languages not in language_sets:
             close = difflib.get_close_matches(languages, list(language_sets), n=2)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
             raise CorpusError(
-                f"{key}={languages!r} is not a language set; {hint}known sets: {', '.join(language_sets)} "
-                f"(or give a list, e.g. {key}=[en,fr])"
+                f"{key}={languages!r} is not a language set; known sets: {', '.join(language_sets)} "
+                f"(or give a list, e.g. {key}=[en,fr]){hint}"
             )
         languages = language_sets[languages]
     if not isinstance(languages, list | tuple) and not hasattr(languages, "__iter__"):

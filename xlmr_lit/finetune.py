@@ -4,7 +4,6 @@ Selected with `task=<name>` on the `xlmr-train` entry point. Each task module un
 `xlmr_lit/tasks/` provides `load_splits`, `featurize`, `score` and its LightningModule class.
 """
 
-import dataclasses
 import functools
 import logging
 import math
@@ -15,6 +14,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
 
+from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.results import format_table, selection_rows, write_rows
@@ -66,9 +66,9 @@ def finetune(
             f"(outputs/.../checkpoints/best.ckpt), hf:<dir or hub id> or fairseq:<dir>"
         )
     pl.seed_everything(cfg.seed, workers=True)
-    run_dir = start_run_dir(cfg)
-
     config, state_dict, spm_path = load_pretrained(cfg.model.init)
+    model_config = apply_init_architecture(cfg, config)  # the checkpoint's architecture, cfg's dropout
+    run_dir = start_run_dir(cfg)
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(spm_path, spm_copy)
@@ -97,10 +97,6 @@ def finetune(
     log.info(f"{t.name} ({t.setting}): {len(train_set)} training examples, eval sets: "
              + ", ".join(f"{s}/{l}={len(d)}" for (s, l), d in zip(eval_names, eval_sets)))
 
-    model_config = dataclasses.replace(
-        config, hidden_dropout_prob=cfg.model.hidden_dropout_prob,
-        attention_probs_dropout_prob=cfg.model.attention_probs_dropout_prob,
-    )
     total_steps = t.epochs * math.ceil(len(train_set) / t.batch_size)
     module = task.MODULE(
         model_config=vars(model_config), labels=splits.labels, eval_sets=eval_names, metric=splits.metric,

@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import socket
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +29,7 @@ from xlmr_lit.tokenizer import EOS_ID, XLMRTokenizer, train_sentencepiece
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1  # bump when the cached formats change
+CACHE_VERSION = 2  # bump when the cached formats change (2: tokenizers no longer record their scratch path)
 CHUNK_BYTES = 4 << 20  # text encoded per SentencePiece call; bounds memory whatever the corpus size
 
 
@@ -50,11 +51,18 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+HOST = socket.gethostname().replace("-", "_")
+
+
 @contextmanager
 def atomic_dir(final: Path):
-    """Yield a scratch dir that becomes `final` only if the block completes."""
+    """Yield a scratch dir that becomes `final` only if the block completes.
+
+    Scratch dirs are named `.<final>.tmp-<host>-<pid>-<random>`; those that a killed process of this host
+    left behind are removed first."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    remove_stale_scratch_dirs(final.parent)
+    scratch = final.parent / f".{final.name}.tmp-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir()
     try:
         yield scratch
@@ -67,11 +75,42 @@ def atomic_dir(final: Path):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def remove_stale_scratch_dirs(parent: Path) -> None:
+    for path in parent.glob(f".*.tmp-{HOST}-*-*"):
+        pid = path.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not process_alive(int(pid)):
+            log.info(f"removing {path}, left by process {pid}, which no longer runs")
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: a worker whose parent is gone (kill -9) exits instead of waiting for work forever."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _map(fn, args_list: list[tuple], num_proc: int, desc: str) -> list:
     """fn over args_list in worker processes (spawned: safe next to torch threads), with a progress bar."""
     if num_proc <= 1 or len(args_list) == 1:
         return [fn(*args) for args in tqdm(args_list, desc=desc)]
-    with ProcessPoolExecutor(num_proc, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(num_proc, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(fn, *args) for args in args_list]
         return [f.result() for f in tqdm(futures, desc=desc)]
 

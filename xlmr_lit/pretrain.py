@@ -1,6 +1,5 @@
 """`pretrain(cfg)`: pretrain a masked LM from raw multilingual text (task=pretrain)."""
 
-import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -9,6 +8,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
 
+from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
@@ -116,9 +116,9 @@ def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[di
 
 def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
-    run_dir = start_run_dir(cfg)
-
     init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
+    init_config = apply_init_architecture(cfg, init[0]) if init else None
+    run_dir = start_run_dir(cfg)
     corpus = prepare_data(cfg, spm_path=init[2] if init else None)
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
@@ -145,11 +145,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
 
     config = model_config(cfg, tokenizer.vocab_size)
     if init:  # the architecture comes from the checkpoint; dropout stays a fine-tuning choice
-        config = dataclasses.replace(
-            init[0],
-            hidden_dropout_prob=cfg.model.hidden_dropout_prob,
-            attention_probs_dropout_prob=cfg.model.attention_probs_dropout_prob,
-        )
+        config = init_config
     module = MaskedLMLitModule(
         model_config=vars(config),
         languages=corpus.languages,

@@ -52,6 +52,10 @@ class VocabularyTooLargeError(ValueError):
     pass
 
 
+class VocabularyTooSmallError(ValueError):
+    pass
+
+
 def train_sentencepiece(
     sample_file: Path,
     model_prefix: Path,
@@ -79,5 +83,26 @@ def train_sentencepiece(
                 f"{int(limit.group(1)) + 2} entries from this sample. Lower tokenizer.vocab_size (model.vocab_size) "
                 f"or add text."
             ) from None
+        if needed := re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(err)):
+            raise VocabularyTooSmallError(
+                f"tokenizer.vocab_size={vocab_size} is too small: at tokenizer.character_coverage={character_coverage} "
+                f"the sample has {int(needed.group(2))} characters (and special pieces) that each need an entry, so "
+                f"tokenizer.vocab_size (model.vocab_size) must be at least {int(needed.group(2)) + 2}, or lower "
+                f"tokenizer.character_coverage"
+            ) from None
         raise
-    return model_prefix.with_suffix(".model")
+    model_file = Path(f"{model_prefix}.model")
+    forget_training_paths(model_file)
+    return model_file
+
+
+def forget_training_paths(model_file: Path) -> None:
+    """SentencePiece records its input and output paths in the model; clear them, so that equal inputs give
+    byte-equal models (and equal cache keys downstream) whatever scratch directory they were trained in."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model_file.read_bytes())
+    del proto.trainer_spec.input[:]
+    proto.trainer_spec.model_prefix = ""
+    model_file.write_bytes(proto.SerializeToString())
