@@ -49,7 +49,7 @@ def test_pretrain_then_finetune_then_per_language_results(make_cfg, tmp_path, ca
 
 
 def test_finetuning_needs_an_init(make_cfg):
-    with pytest.raises(ValueError, match="task=xnli fine-tunes a pretrained encoder: set model.init="):
+    with pytest.raises(ValueError, match="model.init=None: expected a pretrained encoder to fine-tune on task=xnli"):
         train(make_cfg("task=xnli", "task.udhr_standin=true"))
 
 

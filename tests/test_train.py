@@ -122,7 +122,7 @@ def test_init_from_exported_hf_directory(make_cfg, tmp_path):
 
 
 def test_bad_batch_arithmetic_is_explained(make_cfg):
-    with pytest.raises(ValueError, match=r"train.global_batch_size=10 is not a multiple of data.micro_batch_size=4"):
+    with pytest.raises(ValueError, match=r"train.global_batch_size=10: expected a multiple of data.micro_batch_size=4"):
         train(make_cfg("train.global_batch_size=10"))
 
 
@@ -333,7 +333,7 @@ def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_pat
     assert first.returncode == 0, first.stderr[-3000:]
     assert (tmp_path / "sweep" / "heads2" / "DONE").is_file()
     failed = tmp_path / "sweep" / "heads3" / "FAILED"
-    assert "model.hidden_size=32 is not divisible by model.num_attention_heads=3" in failed.read_text()
+    assert "model.hidden_size=32: expected a multiple of model.num_attention_heads=3" in failed.read_text()
     assert "1 point(s) complete, 1 failed" in first.stdout and "heads3" in first.stdout
     second = run_cli(sweep, cli_env, tmp_path)
     assert "is complete (DONE exists): skipping" in (second.stdout + second.stderr)

@@ -147,6 +147,7 @@ def test_downstream_init_fine_tunes_without_pretraining(make_cfg, tmp_path):
 def test_a_given_data_dir_wins_over_the_standin(make_cfg, tmp_path):
     train(make_cfg(run_dir=tmp_path / "pretrain"))
     ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"
+    (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=f"task.data_dir={tmp_path / 'empty'}: no XNLI files"):
         train(make_cfg("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", f"task.data_dir={tmp_path / 'empty'}",
                        run_dir=tmp_path / "ft"))

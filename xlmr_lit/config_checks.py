@@ -18,7 +18,7 @@ from xlmr_lit.languages import XLMR_LANGUAGES
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]+)?$")  # en, zh_Hant, hi_rom; never a path
 TASK_SETTINGS = {
-    "xnli": ("cross_lingual_transfer", "translate_train", "translate_train_all"),
+    "xnli": ("cross_lingual_transfer", "translate_train", "translate_train_all", "translate_test"),
     "ner": ("train_en", "train_each", "train_all"),
     "qa": ("cross_lingual_transfer",),
     "glue": None,  # setting is the GLUE task's name, checked through task.glue_task
@@ -316,7 +316,7 @@ def _check_task(p: _Problems, prefix: str) -> None:
         train_language = p.value(f"{prefix}.train_language")
         if not isinstance(train_language, str) or not LANGUAGE_CODE.match(train_language):
             p.bad(f"{prefix}.train_language", train_language, "a language code such as en")
-    max_length = p.integer(f"{prefix}.max_length", minimum=96 if name == "qa" else 8)
+    max_length = p.integer(f"{prefix}.max_length", minimum=32 if name == "qa" else 8)
     positions = p.value("model.max_position_embeddings")
     if max_length and isinstance(positions, int) and max_length > positions - 2 and not p.value("model.init"):
         p.bad(f"{prefix}.max_length", max_length, f"at most model.max_position_embeddings - 2 = {positions - 2}")

@@ -84,13 +84,17 @@ def remove_stale_scratch_dirs(parent: Path) -> None:
 
 
 def process_alive(pid: int) -> bool:
+    """True if `pid` runs; a zombie (exited, not yet reaped, as orphans in containers without an init stay) is dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _exit_with_parent(parent_pid: int) -> None:
