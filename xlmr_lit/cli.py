@@ -2,6 +2,7 @@
 followed by a `downstream` fine-tuning: xlmr_lit/pipeline.py) or fine-tunes (any other task: xlmr_lit/finetune.py)."""
 
 import logging
+import os
 import traceback
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pytorch_lightning.callbacks import Callback
 
 from xlmr_lit.finetune import finetune
 from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
+from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -33,6 +35,8 @@ def main(cfg: DictConfig) -> float | None:
     if is_done(run_dir):
         log.info(f"{run_dir} is complete (DONE exists): skipping")
         return None
+    threads = configure_threads(cfg.threads)
+    log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     try:
         results = train(cfg)
     except Exception:
