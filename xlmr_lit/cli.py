@@ -1,13 +1,15 @@
 """`xlmr-train`: the thin Hydra entry point. `train(cfg)` pretrains (task=pretrain, the default, optionally
 followed by a `downstream` fine-tuning: xlmr_lit/pipeline.py) or fine-tunes (any other task: xlmr_lit/finetune.py)."""
 
+import hashlib
 import logging
 import os
+import re
 import traceback
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 
 from xlmr_lit.finetune import finetune
@@ -16,6 +18,15 @@ from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def safe_dirname(overrides: str, limit: int = 120) -> str:
+    """A sweep point's directory name from its overrides (hydra.job.override_dirname): no slashes or spaces."""
+    name = re.sub(r"[^\w=,.+@:-]", "_", overrides) or "defaults"
+    return name if len(name) <= limit else name[: limit - 9] + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+
+
+OmegaConf.register_new_resolver("safe_dirname", safe_dirname, replace=True)
 
 
 def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
