@@ -1,21 +1,34 @@
 """`xlmr-train`: the thin Hydra entry point. `train(cfg)` pretrains (task=pretrain, the default, optionally
 followed by a `downstream` fine-tuning: xlmr_lit/pipeline.py) or fine-tunes (any other task: xlmr_lit/finetune.py)."""
 
+import hashlib
 import logging
+import os
+import re
 import sys
 import traceback
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 
 from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
 from xlmr_lit.finetune import finetune
 from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
+from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def safe_dirname(overrides: str, limit: int = 120) -> str:
+    """A sweep point's directory name from its overrides (hydra.job.override_dirname): no slashes or spaces."""
+    name = re.sub(r"[^\w=,.+@:-]", "_", overrides) or "defaults"
+    return name if len(name) <= limit else name[: limit - 9] + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+
+
+OmegaConf.register_new_resolver("safe_dirname", safe_dirname, replace=True)
 
 
 def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
@@ -45,6 +58,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     if is_done(run_dir):
         log.info(f"{run_dir} is complete (DONE exists): skipping")
         return None
+    threads = configure_threads(cfg.threads)
+    log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     try:
         results = train(cfg)
     except Exception:

@@ -21,6 +21,7 @@ from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
+from xlmr_lit.progress import progress_bar
 from xlmr_lit.tasks.features import TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
@@ -120,7 +121,7 @@ def finetune(
         **trainer_args,
         check_val_every_n_epoch=1,
         logger=loggers if loggers is not None else build_loggers(cfg, run_dir),
-        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or [])],
+        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []), *progress_bar(cfg)],
         default_root_dir=run_dir,
     )
     trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)

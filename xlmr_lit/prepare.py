@@ -109,9 +109,14 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+PARALLEL_MIN_BYTES = 32 * 2**20  # less text than this is read in this process: a spawned worker's start-up
+                                 # (it re-imports the entry point, torch included) costs more than it saves
+
+
 def _map(fn, args_list: list[tuple], num_proc: int, desc: str) -> list:
     """fn over args_list in worker processes (spawned: safe next to torch threads), with a progress bar."""
-    if num_proc <= 1 or len(args_list) == 1:
+    text_bytes = sum(a.stat().st_size for args in args_list for a in args if isinstance(a, Path) and a.is_file())
+    if num_proc <= 1 or len(args_list) == 1 or text_bytes < PARALLEL_MIN_BYTES:
         return [fn(*args) for args in tqdm(args_list, desc=desc)]
     with ProcessPoolExecutor(num_proc, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:

@@ -17,6 +17,7 @@ from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
 from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
+from xlmr_lit.progress import progress_bar
 from xlmr_lit.report import format_results, format_sampling_table
 from xlmr_lit.results import write_rows
 from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir, sweep_keys
@@ -179,7 +180,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
         logger=build_loggers(cfg, run_dir),
-        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or [])],
+        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []),
+                   *progress_bar(cfg, cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
         default_root_dir=run_dir,
     )
     trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
