@@ -28,7 +28,7 @@ def test_submitit_launcher_runs_a_sweep_with_done_and_failed_points(cli_env, tmp
              "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
              "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]
     proc = run_cli(sweep, cli_env, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 1 and "1 sweep point(s) failed" in proc.stderr, proc.stderr[-3000:]
     good, bad = tmp_path / "sweep" / "heads2", tmp_path / "sweep" / "heads3"
     assert (good / "DONE").is_file() and (good / "checkpoints" / "last.ckpt").is_file()
     assert (bad / "FAILED").is_file() and not (bad / "DONE").exists()
@@ -37,7 +37,7 @@ def test_submitit_launcher_runs_a_sweep_with_done_and_failed_points(cli_env, tmp
 
     trained_at = (good / "checkpoints" / "last.ckpt").stat().st_mtime_ns
     again = run_cli(sweep, cli_env, tmp_path)
-    assert again.returncode == 0 and (good / "checkpoints" / "last.ckpt").stat().st_mtime_ns == trained_at
+    assert again.returncode == 1 and (good / "checkpoints" / "last.ckpt").stat().st_mtime_ns == trained_at
     assert "is complete (DONE exists): skipping" in (good / "train.log").read_text()  # the job's own log
 
 

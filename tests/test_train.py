@@ -330,7 +330,7 @@ def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_pat
     sweep = ["-m", "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
              "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]
     first = run_cli(sweep, cli_env, tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.returncode == 1 and "1 sweep point(s) failed" in first.stderr, first.stderr[-3000:]
     assert (tmp_path / "sweep" / "heads2" / "DONE").is_file()
     failed = tmp_path / "sweep" / "heads3" / "FAILED"
     assert "model.hidden_size=32: expected a multiple of model.num_attention_heads=3" in failed.read_text()

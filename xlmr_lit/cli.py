@@ -13,6 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 
+from xlmr_lit import sweep_report
 from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
 from xlmr_lit.finetune import finetune
 from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
@@ -39,12 +40,16 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
 
 
 def main() -> float | None:
-    """Mistyped override keys are refused with "did you mean ...?" before Hydra composes."""
+    """Mistyped override keys are refused with "did you mean ...?" before Hydra composes; a sweep with a failed point
+    exits non-zero once every point has run."""
     try:
         check_override_keys(sys.argv[1:], CONF_DIR)
     except ConfigError as err:
         sys.exit(f"error: {err}")
-    return hydra_main()
+    objective = hydra_main()
+    if sweep_report.failed_points:
+        sys.exit(f"error: {len(sweep_report.failed_points)} sweep point(s) failed (listed above)")
+    return objective
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")

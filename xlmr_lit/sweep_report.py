@@ -6,10 +6,14 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 
+failed_points: list[Path] = []  # read by cli.main, which exits non-zero after a sweep with failed points
+
+
 class ReportFailedPoints(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         failed = sorted(sweep_dir.glob("**/FAILED"))
+        failed_points[:] = [marker.parent for marker in failed]
         done = len(list(sweep_dir.glob("**/DONE")))
         if not failed:
             print(f"sweep {sweep_dir}: {done} point(s) complete, none failed")
