@@ -12,8 +12,9 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
   translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
-  Runs of at most 20 words, each NER_COPIES times with 1 to 3 spans of 1 to 3 words of another language
-  inserted, each span tagged MISC.
+  Runs of at most 20 words, each NER_COPIES times with 1 to 3 spans of 1 to 3 words of a language of
+  another script inserted (e.g. Russian, Greek, Chinese, Urdu into English; French, Swahili into Russian),
+  each span tagged MISC.
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
   an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
   Every cut point is a question.
@@ -42,10 +43,16 @@ from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.prepare import atomic_dir, cache_key
 from xlmr_lit.tasks.glue import TASK_DIRS, split_files
 
-VERSION = 3  # the generators' seeds; bumping it changes every stand-in's content
+VERSION = 4  # the generators' seeds; bumping it changes every stand-in's content
 LAYOUT_VERSION = 2  # the files written; bumping it only rewrites the cached stand-ins
 SPLIT_OF_REMAINDER = {0: "train", 1: "train", 2: "train", 3: "dev", 4: "test"}
-NER_DONORS = ["fr", "it", "pt", "ro", "pl", "cs", "tr", "sw", "id", "ru", "el", "fi"]  # inserted words' languages
+NER_DONORS = ["fr", "de", "sw", "tr", "ru", "el", "zh", "ur", "ar", "hi"]  # inserted words' languages
+# a sentence gets words of another script than its own, so that the inserted words are told apart by their
+# pieces, as a name is by its capital letters, and not by knowing every word of the language
+SCRIPTS = {"ru": "Cyrl", "bg": "Cyrl", "uk": "Cyrl", "mk": "Cyrl", "sr": "Cyrl", "be": "Cyrl", "kk": "Cyrl",
+           "ky": "Cyrl", "mn": "Cyrl", "el": "Grek", "zh": "Hani", "zh_Hant": "Hani", "ja": "Jpan", "ko": "Hang",
+           "ur": "Arab", "ar": "Arab", "fa": "Arab", "ps": "Arab", "ug": "Arab", "hi": "Deva", "mr": "Deva",
+           "ne": "Deva", "sa": "Deva", "he": "Hebr", "yi": "Hebr", "th": "Thai"}  # others: Latin
 NER_MAX_WORDS = 20
 QA_QUESTION_WORDS, QA_ANSWER_WORDS = 10, 4
 QA_QUESTION_CHARS, QA_ANSWER_CHARS = 16, 6  # scripts written without spaces
@@ -188,12 +195,15 @@ def write_ner(out: Path, task_cfg, languages: list[str]) -> None:
     donors = {split: {} for split in SPLIT_OF_REMAINDER.values()}
     for donor in NER_DONORS:
         for split, docs in articles(donor).items():
-            words = [p.split() for _, paragraphs in docs for p in paragraphs if len(p.split()) >= 3]
+            words = [units(p, donor) for _, paragraphs in docs for p in paragraphs if len(units(p, donor)) >= 3]
+            if donor in UNSPACED_LANGUAGES:
+                words = [["".join(chars[i : i + 2]) for i in range(0, len(chars), 2)] for chars in words]
             donors[split][donor] = words
     for lang in languages:
         for split, docs in articles(lang).items():
             own = {w for _, paragraphs in docs for p in paragraphs for w in p.split()}
-            pool = [kept for donor, texts in donors[split].items() if donor != lang for words in texts
+            pool = [kept for donor, texts in donors[split].items()
+                    if SCRIPTS.get(donor, "Latn") != SCRIPTS.get(lang, "Latn") for words in texts
                     if (kept := [w for w in words if w not in own])]
             sentences = tagged_runs(docs, pool, _rng("ner", lang, split))
             if lang in task_cfg.conll:
