@@ -46,10 +46,14 @@ def test_xnli_standin_in_xtreme_layout(tmp_path):
     assert {e.language for e in splits.train} == {"en", "sw", "zh"}
     assert {e.label for e in splits.train} == {"entailment", "neutral", "contradiction"}
     paragraphs = english_paragraphs()
-    entailed = [e for e in splits.evals[("test", "en")] if e.label == "entailment"]
-    assert entailed and all(f"{e.text_a} {e.text_b}" in paragraphs for e in entailed)
-    contradicted = [e for e in splits.evals[("test", "en")] if e.label == "contradiction"]
-    assert all(f"{e.text_a} {e.text_b}" not in paragraphs for e in contradicted)
+    test = splits.evals[("test", "en")]
+    entailed = [e for e in test if e.label == "entailment"]
+    assert entailed and all(e.text_b in e.text_a for e in entailed)  # a stretch of the premise
+    following = [e for e in test if e.label == "neutral"]
+    assert following and all(any(p.startswith(f"{e.text_a} {e.text_b}") for p in paragraphs) for e in following)
+    contradicted = [e for e in test if e.label == "contradiction"]
+    assert contradicted and all(e.text_b not in e.text_a for e in contradicted)
+    assert len(test) >= 200  # nine cut points per paragraph: enough to tell a score from chance
 
 
 def test_ner_standin_tags_the_inserted_words(tmp_path):
@@ -63,7 +67,7 @@ def test_ner_standin_tags_the_inserted_words(tmp_path):
     english = [s for s in splits.evals[("dev", "en")]]
     assert english
     for sentence in english:
-        assert [t[:2] for t in sentence.tags if t != "O"][0] == "B-" and sentence.tags.count("B-MISC") == 1
+        assert [t[:2] for t in sentence.tags if t != "O"][0] == "B-" and 1 <= sentence.tags.count("B-MISC") <= 3
         kept = [w for w, t in zip(sentence.tokens, sentence.tags) if t == "O"]
         assert " ".join(kept) in paragraphs  # without the inserted span, the sentence is the original text
 
@@ -122,7 +126,7 @@ def test_glue_standin_in_the_glue_distribution_layout(tmp_path):
     mnli = glue.load_splits(OmegaConf.merge(task_cfg("glue"), {"data_dir": str(data_dir)}), ["en"], seed=1)
     assert set(mnli.evals) == {("dev", "en"), ("dev_mismatched", "en")}
     entailed = [e for e in mnli.evals[("dev", "en")] if e.label == "entailment"]
-    assert entailed and all(f"{e.text_a} {e.text_b}" in paragraphs for e in entailed)
+    assert entailed and all(e.text_b in e.text_a and any(p.startswith(e.text_a) for p in paragraphs) for e in entailed)
     assert mnli.evals[("dev", "en")] != mnli.evals[("dev_mismatched", "en")]  # other articles
 
 

@@ -80,8 +80,11 @@ def finetune(
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     standin = bool(t.get("udhr_standin") and not t.get("data_dir"))
     if standin:
-        t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
-        log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}")
+        recipe = OmegaConf.to_container(t.standin_recipe, resolve=True)
+        t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir)), **recipe})
+        log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}, with the "
+                 f"stand-in recipe task.standin_recipe ({', '.join(f'{k}={v}' for k, v in recipe.items())}) "
+                 f"in place of task.{', task.'.join(recipe)}")
     splits = task.load_splits(t, languages, cfg.seed)
     base_spec = features_cache_spec(t, splits, spm_copy)
 

@@ -5,21 +5,27 @@ with no download, through the same readers, features, metrics and model selectio
 
 They test the same kinds of skill on the UDHR's parallel text, not the benchmarks' own tasks:
 - XNLI (XTREME layout: {train,dev,test}-{lang}.tsv, premise TAB hypothesis TAB label). Each paragraph
-  is cut at 1/3, 1/2 and 2/3 of its words. Premise: the part before a cut. Hypothesis: the part after
-  it (entailment), after a cut of another paragraph of the same article (neutral) or of another
-  article (contradiction). For translate-test, translate-test/test-{lang}-en-translated.tsv holds the
-  English test rows: the English UDHR is a (human) translation of every other language's.
+  is cut at each of CUT_POINTS (1/5 .. 4/5 of its words; of its characters for scripts without spaces).
+  Premise: the part before a cut. Hypothesis, of 4 to 8 words: a stretch of the premise (entailment),
+  the words that follow the cut (neutral: new content), or a stretch of the premise with half its
+  words replaced by words of another article (contradiction: a changed claim). For translate-test,
+  translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
+  translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
-  Runs of at most 20 words, each 3 times with 1 to 3 words of another language inserted, tagged MISC.
+  Runs of at most 20 words, each NER_COPIES times with 1 to 3 spans of 1 to 3 words of a language of
+  another script inserted (e.g. Russian, Greek, Chinese, Urdu into English; French, Swahili into Russian),
+  each span tagged MISC.
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
   an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
+  Every cut point is a question.
 - GLUE (the GLUE distribution's <Task>/train.tsv and dev.tsv, MNLI dev_matched.tsv and dev_mismatched.tsv,
   each with its real columns and header; CoLA without one), from the English text only:
   MNLI the XNLI pairs; QNLI the last words before a cut vs the rest of the same paragraph (entailment) or
   of another paragraph of the article (not_entailment); RTE a paragraph vs its own second part or another
   article's; QQP a paragraph's first part vs itself with one word dropped (duplicate) or another
   paragraph's first part; MRPC a paragraph vs itself with two neighbouring words swapped (equivalent) or
-  another paragraph of the article; SST-2 a run of words in order (1) or reversed (0); CoLA a run in
+  another paragraph of the article; SST-2 a run of words in order (1) or reversed (0), runs of 6 to 20
+  words starting every GLUE_RUN_STRIDE words; CoLA a run in
   order (acceptable) or with two neighbouring words swapped; STS-B a run vs the run with a share of its
   words replaced by another paragraph's, scored 5 x the share kept.
 Articles are split by document index: d % 5 in {0, 1, 2} train, 3 dev, 4 test.
@@ -37,16 +43,25 @@ from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.prepare import atomic_dir, cache_key
 from xlmr_lit.tasks.glue import TASK_DIRS, split_files
 
-VERSION = 1  # the generators' seeds; bumping it changes every stand-in's content
+VERSION = 4  # the generators' seeds; bumping it changes every stand-in's content
 LAYOUT_VERSION = 2  # the files written; bumping it only rewrites the cached stand-ins
 SPLIT_OF_REMAINDER = {0: "train", 1: "train", 2: "train", 3: "dev", 4: "test"}
-NER_DONORS = ["fr", "it", "pt", "ro", "pl", "cs", "tr", "sw", "id", "ru", "el", "fi"]  # inserted words' languages
+NER_DONORS = ["fr", "de", "sw", "tr", "ru", "el", "zh", "ur", "ar", "hi"]  # inserted words' languages
+# a sentence gets words of another script than its own, so that the inserted words are told apart by their
+# pieces, as a name is by its capital letters, and not by knowing every word of the language
+SCRIPTS = {"ru": "Cyrl", "bg": "Cyrl", "uk": "Cyrl", "mk": "Cyrl", "sr": "Cyrl", "be": "Cyrl", "kk": "Cyrl",
+           "ky": "Cyrl", "mn": "Cyrl", "el": "Grek", "zh": "Hani", "zh_Hant": "Hani", "ja": "Jpan", "ko": "Hang",
+           "ur": "Arab", "ar": "Arab", "fa": "Arab", "ps": "Arab", "ug": "Arab", "hi": "Deva", "mr": "Deva",
+           "ne": "Deva", "sa": "Deva", "he": "Hebr", "yi": "Hebr", "th": "Thai"}  # others: Latin
 NER_MAX_WORDS = 20
 QA_QUESTION_WORDS, QA_ANSWER_WORDS = 10, 4
 QA_QUESTION_CHARS, QA_ANSWER_CHARS = 16, 6  # scripts written without spaces
 UNSPACED_LANGUAGES = {"zh", "zh_Hant", "ja", "th", "lo", "km", "my"}
-CUT_POINTS = (1 / 3, 1 / 2, 2 / 3)
-NER_COPIES = 3  # each run of words appears with this many different insertions
+CUT_POINTS = (1 / 5, 2 / 7, 1 / 3, 2 / 5, 1 / 2, 3 / 5, 2 / 3, 5 / 7, 4 / 5)
+NLI_HYPOTHESIS_WORDS = (4, 8)  # (fewest, most) words of a hypothesis; characters x 2 without spaces
+NER_COPIES = 6  # each run of words appears with this many different insertions
+NER_MAX_SPANS = 3
+GLUE_RUN_STRIDE = 3
 
 
 def halves(paragraph: str, lang: str, at: float = 0.5) -> tuple[str, str] | None:
@@ -61,8 +76,9 @@ def halves(paragraph: str, lang: str, at: float = 0.5) -> tuple[str, str] | None
 
 
 def cuts(paragraph: str, lang: str) -> list[tuple[str, str]]:
-    """The paragraph cut at each of CUT_POINTS: three examples from each paragraph."""
-    return [parts for at in CUT_POINTS if (parts := halves(paragraph, lang, at))]
+    """The paragraph cut at each of CUT_POINTS, each distinct cut once."""
+    out = [parts for at in CUT_POINTS if (parts := halves(paragraph, lang, at))]
+    return list(dict.fromkeys(out))
 
 
 def articles(lang: str) -> dict[str, list[tuple[int, list[str]]]]:
@@ -82,18 +98,44 @@ def _rng(*key) -> np.random.Generator:
 # XNLI
 
 
+def units(text: str, lang: str) -> list[str]:
+    """Words, or characters for scripts written without spaces."""
+    return list(text) if lang in UNSPACED_LANGUAGES else text.split()
+
+
+def joined(parts: list[str], lang: str) -> str:
+    return "".join(parts) if lang in UNSPACED_LANGUAGES else " ".join(parts)
+
+
 def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Generator) -> list[tuple[str, str, str]]:
-    cut = [(d, i, parts) for d, paragraphs in docs for i, p in enumerate(paragraphs) for parts in cuts(p, lang)]
+    cut = [(d, parts) for d, paragraphs in docs for p in paragraphs for parts in cuts(p, lang)]
+    scale = 2 if lang in UNSPACED_LANGUAGES else 1
+    fewest, most = (scale * n for n in NLI_HYPOTHESIS_WORDS)
+    pool = [(d, w) for d, (first, _) in cut for w in units(first, lang)]
     rows = []
-    for d, i, (first, second) in cut:
-        rows.append((first, second, "entailment"))
-        same_article = [s for d2, i2, (_, s) in cut if d2 == d and i2 != i]
-        other_article = [s for d2, _, (_, s) in cut if d2 != d]
-        if same_article:
-            rows.append((first, same_article[rng.integers(len(same_article))], "neutral"))
-        if other_article:
-            rows.append((first, other_article[rng.integers(len(other_article))], "contradiction"))
+    for d, (first, second) in cut:
+        premise, following = units(first, lang), units(second, lang)
+        length = int(rng.integers(fewest, most + 1))
+        if len(premise) < fewest or len(following) < fewest:
+            continue
+        length = min(length, len(premise), len(following))
+        begin = int(rng.integers(len(premise) - length + 1))
+        stretch = premise[begin : begin + length]
+        rows.append((first, joined(stretch, lang), "entailment"))
+        rows.append((first, joined(following[:length], lang), "neutral"))
+        changed = list(stretch)
+        for at in rng.choice(length, size=(length + 1) // 2, replace=False):
+            changed[at] = other_article_word(pool, d, set(premise), rng)
+        rows.append((first, joined(changed, lang), "contradiction"))
     return rows
+
+
+def other_article_word(pool: list[tuple[int, str]], doc: int, avoid: set[str], rng: np.random.Generator) -> str:
+    """A word of `pool` (document, word) from another document than `doc` and not in `avoid`."""
+    while True:
+        d, word = pool[rng.integers(len(pool))]
+        if d != doc and word not in avoid:
+            return word
 
 
 def _write_tsv(path: Path, rows, header: str | None = None) -> None:
@@ -127,30 +169,42 @@ def tagged_runs(docs, donor_words: list[list[str]], rng: np.random.Generator) ->
                 if len(run) < 4:
                     continue
                 for _ in range(NER_COPIES):
-                    sentences.append(insert_span(run, donor_words, rng))
+                    sentences.append(insert_spans(run, donor_words, rng))
     return sentences
 
 
-def insert_span(run: list[str], donor_words: list[list[str]], rng: np.random.Generator) -> list[tuple[str, str]]:
-    """`run` with 1-3 consecutive words of a random donor text inserted at a random place, tagged MISC."""
-    donor = donor_words[rng.integers(len(donor_words))]
-    length = int(rng.integers(1, 4))
-    start = int(rng.integers(max(len(donor) - length, 1)))
-    inserted = donor[start : start + length]
-    at = int(rng.integers(len(run) + 1))
-    tags = ["B-MISC"] + ["I-MISC"] * (len(inserted) - 1)
-    return [(w, "O") for w in run[:at]] + list(zip(inserted, tags)) + [(w, "O") for w in run[at:]]
+def insert_spans(run: list[str], donor_words: list[list[str]], rng: np.random.Generator) -> list[tuple[str, str]]:
+    """`run` with 1 to NER_MAX_SPANS spans of 1-3 consecutive words of random donor texts inserted at distinct
+    places (so that spans never touch), each span tagged MISC."""
+    n_spans = int(rng.integers(1, min(NER_MAX_SPANS, len(run) + 1) + 1))
+    places = set(rng.choice(len(run) + 1, size=n_spans, replace=False).tolist())
+    out = []
+    for at in range(len(run) + 1):
+        if at in places:
+            donor = donor_words[rng.integers(len(donor_words))]
+            length = int(rng.integers(1, 4))
+            start = int(rng.integers(max(len(donor) - length, 1)))
+            inserted = donor[start : start + length]
+            out += list(zip(inserted, ["B-MISC"] + ["I-MISC"] * (len(inserted) - 1)))
+        if at < len(run):
+            out.append((run[at], "O"))
+    return out
 
 
 def write_ner(out: Path, task_cfg, languages: list[str]) -> None:
     donors = {split: {} for split in SPLIT_OF_REMAINDER.values()}
     for donor in NER_DONORS:
         for split, docs in articles(donor).items():
-            words = [p.split() for _, paragraphs in docs for p in paragraphs if len(p.split()) >= 3]
+            words = [units(p, donor) for _, paragraphs in docs for p in paragraphs if len(units(p, donor)) >= 3]
+            if donor in UNSPACED_LANGUAGES:
+                words = [["".join(chars[i : i + 2]) for i in range(0, len(chars), 2)] for chars in words]
             donors[split][donor] = words
     for lang in languages:
         for split, docs in articles(lang).items():
-            pool = [words for donor, texts in donors[split].items() if donor != lang for words in texts]
+            own = {w for _, paragraphs in docs for p in paragraphs for w in p.split()}
+            pool = [kept for donor, texts in donors[split].items()
+                    if SCRIPTS.get(donor, "Latn") != SCRIPTS.get(lang, "Latn") for words in texts
+                    if (kept := [w for w in words if w not in own])]
             sentences = tagged_runs(docs, pool, _rng("ner", lang, split))
             if lang in task_cfg.conll:
                 path, text = out / task_cfg.conll[lang][split], "-DOCSTART- O\n\n" + conll_text(sentences, "", " ")
@@ -220,14 +274,16 @@ def _swap_neighbours(words: list[str], rng: np.random.Generator) -> list[str]:
     return words[:i] + [words[i + 1], words[i]] + words[i + 2 :]
 
 
-def _runs(docs) -> list[list[str]]:
-    """Runs of 4 to NER_MAX_WORDS words of each paragraph."""
+def _runs(docs, rng: np.random.Generator) -> list[list[str]]:
+    """Runs of 6 to NER_MAX_WORDS words of each paragraph, starting every GLUE_RUN_STRIDE words."""
     out = []
     for _, paragraphs in docs:
         for paragraph in paragraphs:
             words = paragraph.split()
-            out += [words[b : b + NER_MAX_WORDS] for b in range(0, len(words), NER_MAX_WORDS)
-                    if len(words[b : b + NER_MAX_WORDS]) >= 4]
+            for begin in range(0, max(len(words) - 5, 1), GLUE_RUN_STRIDE):
+                run = words[begin : begin + int(rng.integers(6, NER_MAX_WORDS + 1))]
+                if len(run) >= 6:
+                    out.append(run)
     return out
 
 
@@ -235,7 +291,7 @@ def glue_rows(task: str, docs, rng: np.random.Generator) -> list[tuple]:
     """(text_a, text_b or None, label) of one GLUE task, labels as the task's files write them."""
     cut = [(d, i, parts) for d, paragraphs in docs for i, p in enumerate(paragraphs) for parts in cuts(p, "en")]
     paragraphs = [(d, p) for d, ps in docs for p in ps if len(p.split()) >= 6]
-    runs = _runs(docs)
+    runs = _runs(docs, rng)
 
     def pick(candidates: list):
         return candidates[rng.integers(len(candidates))]

@@ -1,0 +1,124 @@
+"""Overfit checks: each fine-tuning head memorises a small training set through `train(cfg)`, the function
+`xlmr-train task=...` calls, and masked-LM pretraining fits a repeated batch. Each fails if any part of its
+path is broken (a frozen encoder, shuffled labels, a head that never trains, a wrong loss mask, an lr that
+never rises). The training set is also the dev and test set, so the reported score is a train-set score.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from xlmr_lit.cli import train
+from xlmr_lit.datamodule import MaskedLMDataModule
+from xlmr_lit.masked_lm_module import MaskedLMLitModule
+from xlmr_lit.pretrain import model_config, prepare_data
+from xlmr_lit.tasks.udhr_standins import standin_dir
+from xlmr_lit.tokenizer import XLMRTokenizer
+
+MEMORISE = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0", "task.batch_size=8",
+            "task.warmup_ratio=0.1", "task.weight_decay=0.0", "task.lr=2e-3"]
+WIDER = ["model.hidden_size=64", "model.num_hidden_layers=2"]  # memorises in fewer steps than conftest's TINY model
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory, cache_dir) -> Path:
+    """A small encoder after 6 pretraining steps: close to random, so what it scores it learned here."""
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import TINY
+    from xlmr_lit.cli import CONF_DIR
+
+    run_dir = tmp_path_factory.mktemp("pretrained")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[*TINY, *WIDER, f"paths.cache_dir={cache_dir}", f"paths.run_dir={run_dir}"])
+    train(cfg)
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+def standin_file(make_cfg, cache_dir: Path, task: str, *overrides: str) -> Path:
+    cfg = make_cfg(f"task={task}", *overrides)
+    return standin_dir(cfg.task, list(cfg.task.languages), cache_dir)
+
+
+def scores(rows: list[dict]) -> dict[str, float]:
+    return {r["metric"]: r["value"] for r in rows if r["selection"] == "single" and r["split"] == "dev"}
+
+
+def test_sequence_classification_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
+    source = standin_file(make_cfg, cache_dir, "xnli", "task.languages=[en]") / "train-en.tsv"
+    rows = source.read_text(encoding="utf-8").splitlines()[:24]
+    data = tmp_path / "xnli"
+    data.mkdir()
+    for split in ("train", "dev", "test"):
+        (data / f"{split}-en.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = train(make_cfg("task=xnli", "task.languages=[en]", f"task.data_dir={data}", f"model.init={pretrained}",
+                            "task.epochs=40", *MEMORISE, run_dir=tmp_path / "run"))
+    assert scores(result)["accuracy"] >= 0.95
+
+
+def test_regression_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
+    source = standin_file(make_cfg, cache_dir, "glue", "task.glue_task=stsb") / "STS-B" / "train.tsv"
+    lines = source.read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "glue" / "STS-B"
+    data.mkdir(parents=True)
+    for split in ("train", "dev"):
+        (data / f"{split}.tsv").write_text("\n".join(lines[:25]) + "\n", encoding="utf-8")
+    result = train(make_cfg("task=glue", "task.glue_task=stsb", f"task.data_dir={data.parent}",
+                            f"model.init={pretrained}", "task.epochs=40", *MEMORISE, run_dir=tmp_path / "run"))
+    assert scores(result)["pearson"] >= 0.9
+
+
+def test_token_classification_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
+    source = standin_file(make_cfg, cache_dir, "ner", "task.languages=[en]") / "eng.train"
+    sentences = source.read_text(encoding="utf-8").split("\n\n")[1:17]
+    data = tmp_path / "ner"
+    data.mkdir()
+    for name in ("eng.train", "eng.testa", "eng.testb"):
+        (data / name).write_text("-DOCSTART- O\n\n" + "\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    result = train(make_cfg("task=ner", "task.languages=[en]", "task.conll.en.scheme=iob2", f"task.data_dir={data}",
+                            f"model.init={pretrained}", "task.epochs=100", *MEMORISE, run_dir=tmp_path / "run"))
+    assert scores(result)["f1"] >= 0.95
+
+
+def test_qa_span_head_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
+    source = standin_file(make_cfg, cache_dir, "qa", "task.languages=[en]")
+    squad = json.loads((source / "squad" / "train-v1.1.json").read_text(encoding="utf-8"))
+    shortest = sorted(squad["data"], key=lambda article: len(article["paragraphs"][0]["context"]))[:2]
+    small = {"version": squad["version"], "data": shortest}  # contexts that fit one window: every answer is in it
+    data = tmp_path / "qa"
+    for name in ("squad/train-v1.1.json", "squad/dev-v1.1.json", "MLQA_V1/dev/dev-context-en-question-en.json",
+                 "MLQA_V1/test/test-context-en-question-en.json"):
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text(json.dumps(small), encoding="utf-8")
+    result = train(make_cfg("task=qa", "task.languages=[en]", f"task.data_dir={data}", "task.max_length=256",
+                            f"model.init={pretrained}", "task.epochs=60", *MEMORISE, run_dir=tmp_path / "run"))
+    assert scores(result)["f1"] >= 0.95
+
+
+def test_masked_lm_fits_a_repeated_batch(make_cfg):
+    """The real corpus preparation, data module, masking, module and optimizer (warmup and decay included)."""
+    cfg = make_cfg("model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0")
+    corpus = prepare_data(cfg)
+    tokenizer = XLMRTokenizer(corpus.tokenizer_path)
+    datamodule = MaskedLMDataModule(corpus, mask_id=tokenizer.mask_id, tokens_per_sample=cfg.data.tokens_per_sample,
+                                    micro_batch_size=8, global_batch_size=8, alpha=cfg.data.alpha, seed=cfg.seed)
+    batch = next(iter(datamodule.train_dataloader()))
+    torch.manual_seed(0)
+    steps = 150
+    module = MaskedLMLitModule(vars(model_config(cfg, tokenizer.vocab_size)), corpus.languages,
+                               str(corpus.tokenizer_path), lr=3e-3, warmup_steps=10, total_steps=steps)
+    optimizers = module.configure_optimizers()
+    optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]["scheduler"]
+    module.train()
+    losses = []
+    for _ in range(steps):
+        _, loss = module.model(batch["input_ids"], batch.get("attention_mask"), batch["labels"])
+        losses.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    assert losses[0] > 5.0 and losses[-1] < 1.0
