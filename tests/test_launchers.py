@@ -41,6 +41,7 @@ def test_submitit_launcher_runs_a_sweep_with_done_and_failed_points(cli_env, tmp
     assert "is complete (DONE exists): skipping" in (good / "train.log").read_text()  # the job's own log
 
 
+@pytest.mark.slow  # 46 s; CI runs it with -m slow
 def test_optuna_searches_the_finetuning_learning_rate(make_cfg, cli_env, tmp_path):
     from xlmr_lit.cli import train
 
