@@ -28,7 +28,7 @@ def pretrained(tmp_path_factory, cache_dir) -> Path:
     """A small encoder after 6 pretraining steps: close to random, so what it scores it learned here."""
     from hydra import compose, initialize_config_dir
 
-    from tests.conftest import TINY
+    from conftest import TINY
     from xlmr_lit.cli import CONF_DIR
 
     run_dir = tmp_path_factory.mktemp("pretrained")
