@@ -55,7 +55,7 @@ def test_sequence_classification_memorises_its_training_set(make_cfg, cache_dir,
     for split in ("train", "dev", "test"):
         (data / f"{split}-en.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = train(make_cfg("task=xnli", "task.languages=[en]", f"task.data_dir={data}", f"model.init={pretrained}",
-                            "task.epochs=40", *MEMORISE, run_dir=tmp_path / "run"))
+                            "task.epochs=100", *MEMORISE, "task.batch_size=4", run_dir=tmp_path / "run"))
     assert scores(result)["accuracy"] >= 0.95
 
 
@@ -94,7 +94,7 @@ def test_qa_span_head_memorises_its_training_set(make_cfg, cache_dir, pretrained
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         (data / name).write_text(json.dumps(small), encoding="utf-8")
     result = train(make_cfg("task=qa", "task.languages=[en]", f"task.data_dir={data}", "task.max_length=256",
-                            f"model.init={pretrained}", "task.epochs=60", *MEMORISE, run_dir=tmp_path / "run"))
+                            f"model.init={pretrained}", "task.epochs=100", *MEMORISE, run_dir=tmp_path / "run"))
     assert scores(result)["f1"] >= 0.95
 
 

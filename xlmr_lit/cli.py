@@ -5,6 +5,7 @@ import hashlib
 import logging
 import os
 import re
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +17,15 @@ from pytorch_lightning.callbacks import Callback
 from xlmr_lit import sweep_report
 from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
 from xlmr_lit.finetune import finetune
-from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
+from xlmr_lit.pipeline import (
+    REFUSED_FILE,
+    completed_run,
+    differing_settings,
+    mark_done,
+    mark_failed,
+    pretrain_then_finetune,
+    restore_hydra_files,
+)
 from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
@@ -54,29 +63,76 @@ def main() -> float | None:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
-    """Marks the run dir DONE or FAILED; in a sweep, done points are skipped and a failing point
-    does not stop the others (`sweep_report.ReportFailedPoints` lists failures at the end)."""
+    """Marks the run dir DONE (with its settings) or FAILED. A complete run with the same settings is skipped, one with
+    other settings is refused (kept as it is); in a sweep, a failing or refused point does not stop the others
+    (`sweep_report.ReportFailedPoints` lists them at the end)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     run_dir = Path(cfg.paths.run_dir)
-    if is_done(run_dir):
-        log.info(f"{run_dir} is complete (DONE exists): skipping")
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    done = completed_run(run_dir)
+    if done is not None:
+        restore_hydra_files(run_dir, done)
+        differ = differing_settings(done, cfg)
+        if not differ:
+            (run_dir / REFUSED_FILE).unlink(missing_ok=True)
+            log.info(f"{run_dir} is complete (DONE exists): skipping")
+            return None
+        message = (f"{run_dir} holds a complete run with other settings, kept as it is; this one differs in\n  "
+                   + "\n  ".join(differ[:20]) + ("\n  ..." if len(differ) > 20 else "")
+                   + "\ngive it its own directory (hydra.run.dir=..., or hydra.sweep.dir=... for a sweep)")
+        if not multirun:
+            raise ConfigError(message)
+        (run_dir / REFUSED_FILE).write_text(message + "\n")
+        log.error(f"this sweep point is refused; the sweep goes on: {message}")
         return None
+    resume = resume_command(run_dir, multirun)
+    log.info(f"if interrupted, the same command resumes this run: {resume}")
+    link_latest(run_dir, multirun)
     threads = configure_threads(cfg.threads)
     log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     try:
         results = train(cfg)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into SystemExit) or SIGTERM
+        log.error(f"interrupted; resume with: {resume}")
+        raise
     except Exception:
         finish_wandb_run(exit_code=1)
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
+        if not multirun:
             raise
         marker = mark_failed(run_dir, traceback.format_exc())
         log.exception(f"this sweep point failed; the sweep goes on (details in {marker})")
         return None
     finish_wandb_run(exit_code=0)
-    mark_done(run_dir)
+    mark_done(run_dir, cfg)
     return sweep_objective(results)
+
+
+def resume_command(run_dir: Path, multirun: bool) -> str:
+    """The command line that continues this run (or sweep) in its directory: the same arguments with the directory
+    pinned, as a timestamped default directory would otherwise start a new run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    args = [a for a in sys.argv[1:] if not a.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
+    pin = f"hydra.sweep.dir={HydraConfig.get().sweep.dir}" if multirun else f"hydra.run.dir={run_dir}"
+    return " ".join(["xlmr-train", *(shlex.quote(a) for a in args), pin])
+
+
+def link_latest(run_dir: Path, multirun: bool) -> None:
+    """`outputs/latest` (`multirun/latest` for a sweep) points at the newest run started in a default,
+    timestamped directory (`<root>/<date>/<time>`): `hydra.run.dir=outputs/latest` resumes it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    target = Path(HydraConfig.get().sweep.dir) if multirun else run_dir
+    if not (re.fullmatch(r"\d{4}-\d\d-\d\d", target.parent.name) and re.fullmatch(r"\d\d-\d\d-\d\d", target.name)):
+        return
+    link = target.parents[1] / "latest"
+    if link.is_symlink() or not link.exists():
+        scratch = link.with_name(f".latest.tmp-{os.getpid()}")
+        scratch.unlink(missing_ok=True)
+        scratch.symlink_to(Path(target.parent.name) / target.name)
+        os.replace(scratch, link)
 
 
 def finish_wandb_run(exit_code: int) -> None:

@@ -109,10 +109,15 @@ class MaskedLMDataModule(pl.LightningDataModule):
         sampler = self.make_train_sampler()
         trainer = self.trainer
         if trainer is not None and trainer.global_step > 0:
-            # resuming: skip the samples this rank fed to the steps already taken in this epoch
-            per_step = self.global_batch_size // sampler.world_size
-            done = trainer.global_step * per_step - trainer.current_epoch * len(sampler)
-            sampler.resume_from(trainer.current_epoch, max(done, 0))
+            # Resuming: the epoch and the samples this rank already fed to it follow from global_step alone. Set here,
+            # not left to Lightning's set_epoch: loader workers draw from the sampler as soon as the loader is iterated,
+            # and Lightning iterates it before calling set_epoch (and before counting an epoch that ended at the
+            # checkpoint as complete).
+            steps_per_epoch = self.samples_per_epoch // self.global_batch_size
+            epoch = trainer.global_step // steps_per_epoch
+            steps_done = trainer.global_step - epoch * steps_per_epoch
+            sampler.set_epoch(epoch)
+            sampler.resume_from(epoch, steps_done * (self.global_batch_size // sampler.world_size))
         self.train_sampler = sampler
         return self._loader(self.train_blocks, sampler)
 

@@ -12,17 +12,26 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.results import format_table, selection_rows, write_rows
-from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir
+from xlmr_lit.runs import (
+    AtomicCheckpointIO,
+    CheckpointOnException,
+    GlobalRNGState,
+    build_loggers,
+    checkpoint_step,
+    fault_injection_callbacks,
+    resume_checkpoint,
+    start_run_dir,
+)
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
 from xlmr_lit.progress import progress_bar
-from xlmr_lit.tasks.features import TaskSplits, cached_features, eval_loader, train_loader
+from xlmr_lit.tasks.features import ResumableShuffleSampler, TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
 
@@ -40,7 +49,13 @@ class FineTuneDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size, self.seed, self.num_workers = batch_size, eval_batch_size, seed, num_workers
 
     def train_dataloader(self):
-        return train_loader(self.train_set, self.batch_size, self.seed, self.num_workers)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = ResumableShuffleSampler(self.train_set, self.seed, rank, world)
+        if trainer is not None and trainer.global_step > 0:  # resuming: the epoch and its steps done follow from the step
+            epoch, steps_done = divmod(trainer.global_step, math.ceil(len(sampler) / self.batch_size))
+            sampler.resume_from(epoch, steps_done * self.batch_size)
+        return train_loader(self.train_set, self.batch_size, sampler, self.num_workers)
 
     def val_dataloader(self):
         return [eval_loader(ds, self.eval_batch_size, self.num_workers) for ds in self.eval_sets]
@@ -70,6 +85,8 @@ def finetune(
     config, state_dict, spm_path = load_pretrained(cfg.model.init)
     model_config = apply_init_architecture(cfg, config)  # the checkpoint's architecture, cfg's dropout
     run_dir = start_run_dir(cfg)
+    checkpoint_dir = run_dir / "checkpoints"
+    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(spm_path, spm_copy)
@@ -113,7 +130,6 @@ def finetune(
         allow_unexpected=("roberta.pooler.", "roberta.embeddings.position_ids", "lm_head."),
     )
 
-    checkpoint_dir = run_dir / "checkpoints"
     checkpointing = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor=f"dev/avg_{splits.metric}", mode="max",
         save_last=True, enable_version_counter=False,
@@ -123,11 +139,13 @@ def finetune(
     trainer = pl.Trainer(
         **trainer_args,
         check_val_every_n_epoch=1,
-        logger=loggers if loggers is not None else build_loggers(cfg, run_dir),
-        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []), *progress_bar(cfg)],
+        logger=loggers if loggers is not None else build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
+        callbacks=[checkpointing, CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
+                   *fault_injection_callbacks(), *progress_bar(cfg)],
+        plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )
-    trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+    trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
 
     run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language"),
                 "udhr_standin": standin}

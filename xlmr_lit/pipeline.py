@@ -17,7 +17,7 @@ from xlmr_lit.results import write_rows
 from xlmr_lit.runs import start_run_dir, sweep_keys
 
 log = logging.getLogger(__name__)
-DONE_FILE, FAILED_FILE = "DONE", "FAILED"
+DONE_FILE, FAILED_FILE, REFUSED_FILE = "DONE", "FAILED", "REFUSED"
 PRETRAINING_SETTINGS = ("seed", "language_sets", "data", "tokenizer", "model", "optim", "train", "trainer")
 
 
@@ -81,13 +81,63 @@ def downstream_config(cfg: DictConfig, checkpoint: str) -> DictConfig:
     return OmegaConf.create(container)
 
 
-def is_done(run_dir: Path) -> bool:
-    return (run_dir / DONE_FILE).is_file()
+# What a DONE marker leaves out of a run's settings: where things are written, how fast and how verbosely it runs, and
+# the resume checkpoint; none of them changes the results. Every other resolved key must match for a rerun to skip it.
+NOT_SETTINGS = ("paths.", "threads", "logger.", "language_sets.", "train.ckpt_path", "data.num_workers", "data.num_proc",
+                "trainer.enable_progress_bar", "trainer.enable_model_summary")
 
 
-def mark_done(run_dir: Path) -> None:
+def run_settings(cfg: DictConfig) -> dict:
+    """The run's resolved config as flat `key: value` pairs, without NOT_SETTINGS."""
+    flat = {}
+
+    def walk(node, prefix: str) -> None:
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            name = f"{prefix}{key}"
+            if isinstance(value, dict | list) and value:
+                walk(value, f"{name}.")
+            elif not any(name == skip or name.startswith(skip) for skip in NOT_SETTINGS):
+                flat[name] = value
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat
+
+
+def completed_run(run_dir: Path) -> dict | None:
+    """What the DONE marker of `run_dir` records ({"settings": ..., "hydra_files": ...}), or None if not complete. A
+    marker written before settings were recorded gives {}."""
+    marker = run_dir / DONE_FILE
+    if not marker.is_file():
+        return None
+    text = marker.read_text().strip()
+    return json.loads(text) if text else {}
+
+
+def differing_settings(done: dict, cfg: DictConfig) -> list[str]:
+    """`key: done value -> this value` for every setting in which `cfg` differs from the complete run."""
+    before, now = done.get("settings"), run_settings(cfg)
+    if before is None:
+        return []
+    missing = object()
+    return [f"{key}: {before.get(key, '(unset)')!r} -> {now.get(key, '(unset)')!r}"
+            for key in sorted(before.keys() | now.keys()) if before.get(key, missing) != now.get(key, missing)]
+
+
+def restore_hydra_files(run_dir: Path, done: dict) -> None:
+    """Put back the complete run's .hydra/ files, which Hydra rewrites for every job it starts in the directory."""
+    for name, text in done.get("hydra_files", {}).items():
+        (run_dir / ".hydra" / name).write_text(text)
+
+
+def mark_done(run_dir: Path, cfg: DictConfig) -> None:
+    """DONE, recording the run's settings (so a rerun with other settings is not skipped) and its .hydra/ files."""
+    hydra_dir = run_dir / ".hydra"
+    hydra_files = {p.name: p.read_text() for p in sorted(hydra_dir.glob("*.yaml"))} if hydra_dir.is_dir() else {}
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
-    (run_dir / DONE_FILE).write_text("")
+    (run_dir / REFUSED_FILE).unlink(missing_ok=True)
+    scratch = run_dir / f".{DONE_FILE}.tmp-{os.getpid()}"
+    scratch.write_text(json.dumps({"settings": run_settings(cfg), "hydra_files": hydra_files}, indent=1, default=str))
+    os.replace(scratch, run_dir / DONE_FILE)
 
 
 def mark_failed(run_dir: Path, details: str) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
@@ -20,7 +20,18 @@ from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
 from xlmr_lit.progress import progress_bar
 from xlmr_lit.report import format_results, format_sampling_table
 from xlmr_lit.results import write_rows
-from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir, sweep_keys
+from xlmr_lit.runs import (
+    AtomicCheckpointIO,
+    CheckpointOnException,
+    GlobalRNGState,
+    LastCheckpoint,
+    build_loggers,
+    checkpoint_step,
+    fault_injection_callbacks,
+    resume_checkpoint,
+    start_run_dir,
+    sweep_keys,
+)
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
@@ -120,6 +131,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
     init_config = apply_init_architecture(cfg, init[0]) if init else None
     run_dir = start_run_dir(cfg)
+    checkpoint_dir = run_dir / "checkpoints"
+    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
     corpus = prepare_data(cfg, spm_path=init[2] if init else None)
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
@@ -163,28 +176,24 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     if init:
         load_state_dict_checked(module.model, init[1], cfg.model.init)
 
-    checkpoint_dir = run_dir / "checkpoints"
     checkpointing = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename="best",
-        monitor="val/loss",
-        mode="min",
-        save_last=True,
-        every_n_train_steps=cfg.train.checkpoint_every_n_steps,
-        enable_version_counter=False,
+        dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", enable_version_counter=False
     )
+    last = LastCheckpoint(checkpoint_dir, cfg.train.checkpoint_every_n_steps, cfg.train.val_every_n_steps)
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         accumulate_grad_batches=accumulate,
         val_check_interval=cfg.train.val_every_n_steps * accumulate,
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
-        logger=build_loggers(cfg, run_dir),
-        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []),
+        logger=build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
+        callbacks=[checkpointing, last, CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
+                   *fault_injection_callbacks(),
                    *progress_bar(cfg, cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
+        plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )
-    trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+    trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
 
     if checkpointing.best_model_path:
         best = Path(checkpointing.best_model_path)

@@ -1,21 +1,43 @@
 """Run plumbing shared by pretraining and fine-tuning: the run directory, loggers, resuming, row keys."""
 
+import csv
+import logging
+import os
+import secrets
+import time
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, OnExceptionCheckpoint
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+log = logging.getLogger(__name__)
+WANDB_ID_FILE = "wandb_run_id"
+PAUSE_AT_STEP_ENV, PAUSE_FILE_ENV = "XLMR_LIT_PAUSE_AT_STEP", "XLMR_LIT_PAUSE_FILE"
 
 
 def start_run_dir(cfg: DictConfig) -> Path:
-    """The run directory, with the fully resolved config saved in it."""
+    """The run directory, with the fully resolved config saved in it; a different config that an earlier attempt saved
+    there is kept as config_resolved.<n>.yaml."""
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    path = run_dir / "config_resolved.yaml"
+    text = OmegaConf.to_yaml(cfg, resolve=True)
+    if path.is_file() and path.read_text() != text:
+        earlier = len(list(run_dir.glob("config_resolved.*.yaml")))
+        os.replace(path, run_dir / f"config_resolved.{earlier + 1}.yaml")
+    path.write_text(text)
     return run_dir
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
-    loggers = [CSVLogger(save_dir=run_dir, name="csv", version="")]
+def build_loggers(cfg: DictConfig, run_dir: Path, resume_step: int = 0) -> list:
+    """CSV metrics (flushed at every log call, so a killed run loses no logged row) and wandb. A resumed run keeps the
+    earlier attempts' rows for steps before `resume_step` and continues the same wandb run."""
+    csv_logger = CSVLogger(save_dir=run_dir, name="csv", version="", flush_logs_every_n_steps=1)
+    keep_metrics_history(csv_logger, resume_step)
+    loggers = [csv_logger]
     wandb_cfg = cfg.logger.wandb
     if wandb_cfg.mode != "disabled":
         loggers.append(
@@ -27,17 +49,181 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
                 save_dir=str(run_dir),
                 mode=wandb_cfg.mode,
                 config=OmegaConf.to_container(cfg, resolve=True),
+                id=wandb_run_id(run_dir),
+                resume="allow",
             )
         )
     return loggers
 
 
+def keep_metrics_history(csv_logger: CSVLogger, resume_step: int) -> None:
+    """Lightning deletes csv/metrics.csv when its writer starts; the rows of steps before `resume_step` (CSV step k is
+    optimizer step k + 1) go back in. Later rows are dropped: the resumed run logs those steps again. The kept rows wait
+    in metrics.csv.resuming meanwhile, so a kill in between loses nothing."""
+    metrics = Path(csv_logger.log_dir) / "metrics.csv"
+    waiting = metrics.with_name("metrics.csv.resuming")
+    source = metrics if metrics.is_file() else waiting
+    header: list[str] = []
+    if source.is_file():
+        with open(source, newline="") as file:
+            reader = csv.DictReader(file)
+            header = list(reader.fieldnames or [])
+            rows = [row for row in reader if row.get("step") and int(row["step"]) < resume_step]
+        scratch = metrics.with_name("metrics.csv.scratch")
+        with open(scratch, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(scratch, waiting)
+    writer = csv_logger.experiment  # deletes metrics.csv
+    if waiting.is_file():
+        if resume_step > 0:
+            os.replace(waiting, metrics)
+            writer.metrics_keys = sorted(header)
+        else:
+            waiting.unlink()
+
+
+def wandb_run_id(run_dir: Path) -> str:
+    """The run dir's wandb run id, made on its first attempt: every attempt logs to the same wandb run."""
+    path = run_dir / WANDB_ID_FILE
+    if not path.is_file():
+        path.write_text(secrets.token_hex(4))
+    return path.read_text().strip()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a scratch file and renames it into place: a kill mid-write leaves the previous one."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        path = Path(path)
+        scratch = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        super().save_checkpoint(checkpoint, scratch, storage_options)
+        os.replace(scratch, path)
+
+
+class CheckpointOnException(OnExceptionCheckpoint):
+    """on_exception.ckpt, written only where a resume from it is exact: after an optimizer step (none before the first
+    step: there is nothing to resume), not inside a gradient accumulation window nor during validation. Elsewhere the
+    run resumes from last.ckpt."""
+
+    def on_exception(self, trainer, *args, **kwargs) -> None:
+        micro_batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        at_step_boundary = micro_batches_done % trainer.accumulate_grad_batches == 0
+        if trainer.global_step > 0 and at_step_boundary and not trainer.validating:
+            super().on_exception(trainer, *args, **kwargs)
+
+
+class GlobalRNGState(Callback):
+    """Dropout draws from torch's global generator: its state in every checkpoint makes a resumed run repeat the
+    uninterrupted one. (Data loaders have generators of their own, so loader iteration does not move it.)"""
+
+    def state_dict(self) -> dict:
+        state = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class LastCheckpoint(Callback):
+    """checkpoints/last.ckpt every `every_n_steps` optimizer steps and at the end of training. At a step that also
+    validates (every `val_every_n_steps`) it is written after the validation, so a run resumed from it has that
+    validation in its history and in its best-checkpoint choice."""
+
+    def __init__(self, checkpoint_dir: Path, every_n_steps: int, val_every_n_steps: int):
+        self.path = Path(checkpoint_dir) / "last.ckpt"
+        self.every_n_steps, self.val_every_n_steps = every_n_steps, val_every_n_steps
+        self.saved_step = -1
+
+    def save(self, trainer) -> None:
+        if trainer.global_step != self.saved_step:
+            trainer.save_checkpoint(self.path)
+            self.saved_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        step_just_taken = (batch_idx + 1) % trainer.accumulate_grad_batches == 0
+        if step_just_taken and step > 0 and step % self.every_n_steps == 0 and step % self.val_every_n_steps != 0:
+            self.save(trainer)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and trainer.global_step % self.every_n_steps == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.save(trainer)
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why `path` is no checkpoint to resume from (unreadable, truncated, not a training checkpoint), or None."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # torch raises RuntimeError, pickle and zip errors, EOFError, ...
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'cannot be read'}"
+    if not isinstance(checkpoint, dict) or not {"global_step", "state_dict", "loops"} <= checkpoint.keys():
+        return "not a training checkpoint (no global_step, state_dict and loop state)"
+    return None
+
+
+def checkpoint_step(path: str | None) -> int:
+    if path is None:
+        return 0
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+
+
 def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
-    """`auto`: the newest of last.ckpt / on_exception.ckpt in this run's checkpoint dir, if any."""
+    """The checkpoint to resume from. `auto`: the newest of this run's last.ckpt / on_exception.ckpt that loads (one
+    that does not is reported and passed over; none loading is an error, not a fresh start); None: none. Any other
+    value is a file that must load."""
+    if ckpt_path is None:
+        return None
     if ckpt_path != "auto":
-        return ckpt_path
+        path = Path(ckpt_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"train.ckpt_path={ckpt_path}: no such file")
+        if problem := checkpoint_problem(path):
+            raise ValueError(f"train.ckpt_path={ckpt_path} cannot be resumed from: {problem}")
+        return str(path)
     candidates = [p for p in (checkpoint_dir / "last.ckpt", checkpoint_dir / "on_exception.ckpt") if p.is_file()]
-    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
+    problems = []
+    for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+        if problem := checkpoint_problem(path):
+            log.warning(f"checkpoint {path} does not load ({problem}); passing it over")
+            problems.append(f"{path}: {problem}")
+            continue
+        log.warning(f"resuming from {path}" + (f" (newer checkpoints do not load: {'; '.join(problems)})" if problems else ""))
+        return str(path)
+    if problems:
+        raise RuntimeError(
+            f"no checkpoint in {checkpoint_dir} loads, so this run can neither resume nor silently start over:\n  "
+            + "\n  ".join(problems)
+            + "\nmove them away to start the run over, or name one with train.ckpt_path="
+        )
+    return None
+
+
+class PauseAtStep(Callback):
+    """Fault injection for tests: with XLMR_LIT_PAUSE_AT_STEP=N, once step N is done (logged, validated, checkpointed),
+    touches XLMR_LIT_PAUSE_FILE and sleeps, so a test can kill the process at a known point."""
+
+    def __init__(self, step: int, pause_file: Path):
+        self.step, self.pause_file = step, pause_file
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            self.pause_file.write_text(str(os.getpid()))
+            while True:
+                time.sleep(1)
+
+
+def fault_injection_callbacks() -> list[Callback]:
+    step = os.environ.get(PAUSE_AT_STEP_ENV)
+    return [PauseAtStep(int(step), Path(os.environ[PAUSE_FILE_ENV]))] if step else []
 
 
 def sweep_keys(cfg: DictConfig) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from xlmr_lit.prepare import atomic_dir, cache_key
 from xlmr_lit.tasks.readers import SentencePair
@@ -93,15 +93,27 @@ def pad_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
     return batch
 
 
-def train_loader(dataset, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=True,
-        collate_fn=pad_collate,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed),
-    )
+class ResumableShuffleSampler(DistributedSampler):
+    """DistributedSampler's order (a permutation from seed + epoch, split across ranks), plus `resume_from`: a run
+    resumed inside an epoch skips the samples its checkpointed steps consumed, so it sees the batches the
+    uninterrupted run saw. A DistributedSampler, so Lightning's DDP set-up leaves it as it is."""
+
+    def __init__(self, dataset, seed: int, rank: int = 0, world_size: int = 1):
+        super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+        self.resume_epoch, self.resume_skip = 0, 0
+
+    def resume_from(self, epoch: int, samples_done_on_this_rank: int) -> None:
+        self.set_epoch(epoch)
+        self.resume_epoch, self.resume_skip = epoch, samples_done_on_this_rank
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        return iter(indices[self.resume_skip:] if self.epoch == self.resume_epoch else indices)
+
+
+def train_loader(dataset, batch_size: int, sampler: ResumableShuffleSampler, num_workers: int = 0) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=pad_collate, num_workers=num_workers,
+                      generator=torch.Generator())  # worker seeding off the global RNG that dropout uses
 
 
 def eval_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
@@ -111,6 +123,7 @@ def eval_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
         sampler=LengthGroupedSampler([len(x) for x in dataset["input_ids"]]),
         collate_fn=pad_collate,
         num_workers=num_workers,
+        generator=torch.Generator(),
     )
 
 

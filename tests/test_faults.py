@@ -1,0 +1,240 @@
+"""Faults for real: a run resumed from the checkpoint a kill -9 leaves behind, at every step; checkpoints that do not
+load; kill -9 of real `xlmr-train` processes (pretraining, fine-tuning, a sweep) and the same command again; reruns
+into a complete run's directory."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from conftest import TINY
+from test_bad_input import alive, children_of
+from test_train import Interrupt, LossRecorder
+from xlmr_lit.cli import train
+from xlmr_lit.runs import PAUSE_AT_STEP_ENV, PAUSE_FILE_ENV
+
+# 3 optimizer steps per epoch of 2 micro-batches each; loader workers on, as in the default config
+RESUMABLE = ["data.num_workers=2", "trainer.max_steps=8", "data.samples_per_epoch=24", "train.checkpoint_every_n_steps=1"]
+
+
+class SnapshotLastCheckpoint(Callback):
+    """A copy of last.ckpt as it stood after each step: what a kill -9 just before the next step leaves behind."""
+
+    def __init__(self, checkpoint_dir: Path, out: Path):
+        self.checkpoint_dir, self.out = checkpoint_dir, out
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        last = self.checkpoint_dir / "last.ckpt"
+        if last.is_file():
+            shutil.copyfile(last, self.out / f"step{trainer.global_step}.ckpt")
+
+
+def test_a_run_resumed_from_last_ckpt_at_any_step_repeats_the_uninterrupted_losses(make_cfg, tmp_path):
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    full = LossRecorder()
+    train(make_cfg(*RESUMABLE, run_dir=tmp_path / "full"),
+          callbacks=[full, SnapshotLastCheckpoint(tmp_path / "full" / "checkpoints", snaps)])
+    for step in range(1, 8):  # mid-epoch, at epoch ends (3, 6), before and after validations (every 3)
+        snap = snaps / f"step{step}.ckpt"
+        assert torch.load(snap, map_location="cpu", weights_only=True)["global_step"] == step
+        resumed = LossRecorder()
+        train(make_cfg(*RESUMABLE, f"train.ckpt_path={snap}", run_dir=tmp_path / f"resumed{step}"), callbacks=[resumed])
+        assert sorted({s for s, _ in resumed.losses}) == list(range(step + 1, 9)), step
+        assert resumed.losses == full.losses[-len(resumed.losses):], step  # bit-identical
+
+
+class InterruptMidAccumulation(Callback):
+    """Dies on the second micro-batch of step `at` + 1, half-way through its gradient accumulation."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at and batch_idx % trainer.accumulate_grad_batches == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_no_exception_checkpoint_where_resuming_from_it_would_be_inexact(make_cfg, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(make_cfg(*RESUMABLE, run_dir=run_dir), callbacks=[InterruptMidAccumulation(at=4)])
+    assert not (run_dir / "checkpoints" / "on_exception.ckpt").exists()  # the step-5 gradient is half-accumulated
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+    with pytest.raises(RuntimeError, match="simulated crash"):  # before the first step: no checkpoint at all
+        train(make_cfg(*RESUMABLE, run_dir=tmp_path / "early"), callbacks=[Interrupt(at=0)])
+    assert not (tmp_path / "early" / "checkpoints").exists() or not list((tmp_path / "early" / "checkpoints").iterdir())
+
+
+def test_a_checkpoint_that_does_not_load_is_named_and_passed_over(make_cfg, tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(make_cfg(*RESUMABLE, "train.checkpoint_every_n_steps=2", run_dir=run_dir), callbacks=[Interrupt(at=3)])
+    checkpoints = run_dir / "checkpoints"
+    assert torch.load(checkpoints / "on_exception.ckpt", weights_only=True)["global_step"] == 3
+    (checkpoints / "on_exception.ckpt").write_bytes((checkpoints / "on_exception.ckpt").read_bytes()[:5000])  # truncated
+    resumed = LossRecorder()
+    train(make_cfg(*RESUMABLE, "train.checkpoint_every_n_steps=2", run_dir=run_dir), callbacks=[resumed])
+    assert f"checkpoint {checkpoints / 'on_exception.ckpt'} does not load" in caplog.text
+    assert f"resuming from {checkpoints / 'last.ckpt'}" in caplog.text
+    assert min(step for step, _ in resumed.losses) == 3  # from last.ckpt's step 2, not from scratch
+
+    for name in ("last.ckpt", "on_exception.ckpt"):
+        (checkpoints / name).write_bytes(b"garbage")
+    with pytest.raises(RuntimeError, match="no checkpoint in .* loads, so this run can neither resume nor silently"):
+        train(make_cfg(*RESUMABLE, run_dir=run_dir))
+    with pytest.raises(ValueError, match=r"train.ckpt_path=.*last.ckpt cannot be resumed from: .*Error"):
+        train(make_cfg(*RESUMABLE, f"train.ckpt_path={checkpoints / 'last.ckpt'}", run_dir=tmp_path / "other"))
+    assert not (tmp_path / "other" / "checkpoints").exists()  # refused before any work: no step-0 checkpoint
+
+
+# ----------------------------------------------------------------------------------------------
+# kill -9 of real xlmr-train processes, then the same command again
+
+
+def xlmr_train(args: list[str], env: dict, cwd: Path, pause_at: int | None = None) -> subprocess.Popen:
+    """`xlmr-train` with TINY settings (those `args` name excepted); with `pause_at`, it stops after that step."""
+    given = {a.split("=")[0] for a in args}
+    overrides = [o for o in TINY if o.split("=")[0] not in given]
+    env = dict(env)
+    if pause_at is not None:
+        env.update({PAUSE_AT_STEP_ENV: str(pause_at), PAUSE_FILE_ENV: str(cwd / "paused")})
+    return subprocess.Popen([sys.executable, "-m", "xlmr_lit.cli", *args, *overrides, "threads=1"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: int = 300) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def kill_when_paused(proc: subprocess.Popen, cwd: Path, timeout: int = 300) -> None:
+    """Waits for the pause, then kill -9 of the process; its loader workers must not outlive it."""
+    deadline = time.monotonic() + timeout
+    while not (cwd / "paused").is_file():
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "the run never reached its pause"
+        time.sleep(0.2)
+    workers = children_of(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    (cwd / "paused").unlink()
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers), "loader workers outlived the killed run"
+
+
+TIMING = ("train/tokens_per_s",)
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as file:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(file)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, cache_dir) -> Path:
+    cwd = tmp_path_factory.mktemp("uninterrupted")
+    env = dict(os.environ, XLMR_LIT_CACHE=str(cache_dir), WANDB_MODE="disabled")
+    finish(xlmr_train([*KILLED, f"hydra.run.dir={cwd / 'run'}"], env, cwd))
+    return cwd / "run"
+
+
+# checkpoints every 2 steps and validation every 3: the kill after step 5 loses step 5, whose rows the rerun rewrites
+KILLED = [*RESUMABLE, "train.checkpoint_every_n_steps=2", "data.num_workers=1"]
+
+
+@pytest.mark.slow
+def test_pretraining_killed_mid_epoch_resumes_exactly_with_its_whole_history(cli_env, tmp_path, uninterrupted):
+    run_dir = tmp_path / "run"
+    kill_when_paused(xlmr_train([*KILLED, f"hydra.run.dir={run_dir}"], cli_env, tmp_path, pause_at=5), tmp_path)
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+    assert not (run_dir / "DONE").exists()
+    out = finish(xlmr_train([*KILLED, f"hydra.run.dir={run_dir}"], cli_env, tmp_path))
+    assert "resuming from" in out and (run_dir / "DONE").is_file()
+    assert metrics(run_dir) == metrics(uninterrupted)  # every step once, values identical, steps before the kill kept
+    assert (run_dir / "results.jsonl").read_text() == (uninterrupted / "results.jsonl").read_text()
+
+
+@pytest.mark.slow
+def test_sweep_killed_in_its_first_point_resumes_it_and_runs_the_rest(cli_env, tmp_path, uninterrupted):
+    sweep = ["-m", "data.alpha=0.3,1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}", *KILLED]
+    kill_when_paused(xlmr_train(sweep, cli_env, tmp_path, pause_at=5), tmp_path)
+    out = finish(xlmr_train(sweep, cli_env, tmp_path))
+    points = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir())
+    assert [p.name.split(",")[0] for p in points] == ["0_data.alpha=0.3", "1_data.alpha=1.0"]
+    assert all((p / "DONE").is_file() for p in points)
+    assert metrics(points[0]) == metrics(uninterrupted), out[-3000:]
+    assert "2 point(s) complete, none failed" in out
+
+
+@pytest.mark.slow
+def test_finetuning_killed_mid_epoch_gives_the_uninterrupted_results(cli_env, tmp_path, uninterrupted):
+    init = uninterrupted / "checkpoints" / "best.ckpt"
+    ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", "task.epochs=3", "task.batch_size=8",
+          f"model.init={init}"]
+    finish(xlmr_train([*ft, f"hydra.run.dir={tmp_path / 'full'}"], cli_env, tmp_path))
+    steps_per_epoch = sum(1 for row in metrics(tmp_path / "full") if row.get("train/loss") and row["epoch"] == "0")
+    run_dir = tmp_path / "killed"
+    kill_when_paused(xlmr_train([*ft, f"hydra.run.dir={run_dir}"], cli_env, tmp_path, pause_at=steps_per_epoch + 1),
+                     tmp_path)
+    finish(xlmr_train([*ft, f"hydra.run.dir={run_dir}"], cli_env, tmp_path))
+
+    def rows(d: Path) -> list[dict]:
+        return [{k: v for k, v in json.loads(line).items() if k != "checkpoint"} for line in open(d / "results.jsonl")]
+
+    assert rows(run_dir) == rows(tmp_path / "full") and rows(run_dir)
+
+
+def test_rerun_into_a_complete_run_with_other_settings_is_refused_and_the_run_kept(cli_env, tmp_path):
+    run_dir = tmp_path / "run"
+    first = finish(xlmr_train(["trainer.max_steps=2", f"hydra.run.dir={run_dir}"], cli_env, tmp_path))
+    assert "the same command resumes this run: xlmr-train trainer.max_steps=2 " in first
+    assert f"threads=1 hydra.run.dir={run_dir}\n" in first
+
+    def kept_files() -> dict:
+        paths = ["DONE", "config_resolved.yaml", "results.jsonl", "csv/metrics.csv", *(f".hydra/{n}" for n in
+                 ("config.yaml", "hydra.yaml", "overrides.yaml"))]
+        return {path: (run_dir / path).read_bytes() for path in paths}
+
+    kept = kept_files()
+    again = xlmr_train(["trainer.max_steps=2", f"hydra.run.dir={run_dir}"], cli_env, tmp_path)
+    assert "is complete (DONE exists): skipping" in finish(again)
+    other = xlmr_train(["trainer.max_steps=3", "data.alpha=0.5", f"hydra.run.dir={run_dir}"], cli_env, tmp_path)
+    out, _ = other.communicate(timeout=120)
+    assert other.returncode == 1 and "holds a complete run with other settings" in out
+    assert "trainer.max_steps: 2 -> 3" in out and "data.alpha: 0.3 -> 0.5" in out
+    assert kept_files() == kept
+
+
+def test_the_latest_default_run_dir_is_linked_for_resuming(cli_env, tmp_path):
+    out = finish(xlmr_train(["trainer.max_steps=1"], cli_env, tmp_path))
+    latest = tmp_path / "outputs" / "latest"
+    assert latest.is_symlink() and (latest / "DONE").is_file()
+    assert f"hydra.run.dir={latest.resolve()}" in out
+
+
+def test_finetuning_resumed_inside_an_epoch_repeats_the_uninterrupted_losses(make_cfg, tmp_path):
+    train(make_cfg(run_dir=tmp_path / "pretrained"))
+    ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.standin_recipe.epochs=2",
+          "data.num_workers=1", f"model.init={tmp_path / 'pretrained' / 'checkpoints' / 'best.ckpt'}"]
+    full = LossRecorder()
+    train(make_cfg(*ft, run_dir=tmp_path / "full"), callbacks=[full])
+    steps_per_epoch = len(full.losses) // 2
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(make_cfg(*ft, run_dir=tmp_path / "killed"), callbacks=[Interrupt(at=steps_per_epoch + 2)])
+    resumed = LossRecorder()
+    train(make_cfg(*ft, run_dir=tmp_path / "killed"), callbacks=[resumed])
+    assert [s for s, _ in resumed.losses] == list(range(steps_per_epoch + 3, 2 * steps_per_epoch + 1))
+    assert resumed.losses == full.losses[-len(resumed.losses):]
