@@ -32,3 +32,104 @@ def test_results_of_a_pretraining_sweep_show_losses_as_they_are_named_by_overrid
     assert lines["mlm_loss data.alpha=0.3"][4:7] == ["6.980", "7.020", "7.000"]
     assert lines["mlm_ppl data.alpha=1.0"][6] == f"{math.exp(7.0):.1f}"
     assert "max_steps" not in out  # the same in every point: not part of its name
+
+
+# ----------------------------------------------------------------------------------------------
+# config groups: logger, callbacks, debug (item 9), and the noise they no longer print (item 6)
+
+import logging
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from pytorch_lightning.callbacks import Callback
+
+from conftest import TINY
+from xlmr_lit.cli import CONF_DIR, train
+from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
+from xlmr_lit.tasks.readers import report_count
+
+
+class BatchRecorder(Callback):
+    def __init__(self):
+        self.losses, self.batches, self.last_step = [], set(), None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(float(outputs["loss"]))
+        self.batches.add(batch["input_ids"].numpy().tobytes())
+
+    def on_train_end(self, trainer, pl_module):
+        self.last_step = trainer.global_step
+
+
+def test_default_config_logs_to_csv_and_offline_wandb():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        default, csv_only, none = (compose("train", overrides=o) for o in ([], ["logger=csv"], ["logger=none"]))
+    assert (default.logger.csv, default.logger.wandb.mode, default.logger.wandb.project) == (True, "offline", "xlmr-lit")
+    assert (csv_only.logger.csv, csv_only.logger.wandb.mode) == (True, "disabled")
+    assert (none.logger.csv, none.logger.wandb.mode) == (False, "disabled")
+    assert default.callbacks.early_stopping.patience == 0 and "fast_dev_run" not in default.trainer
+
+
+def test_logger_none_writes_no_csv_and_logger_csv_does(make_cfg, tmp_path):
+    train(make_cfg("logger=none", run_dir=tmp_path / "none"))
+    train(make_cfg("logger=csv", run_dir=tmp_path / "csv"))
+    assert not (tmp_path / "none" / "csv").exists() and (tmp_path / "none" / "results.jsonl").is_file()
+    assert (tmp_path / "csv" / "csv" / "metrics.csv").is_file()
+    assert not (tmp_path / "csv" / "wandb").exists() and not (tmp_path / "none" / "wandb").exists()
+
+
+def test_early_stopping_stops_when_validation_stops_improving(make_cfg, tmp_path):
+    recorder = BatchRecorder()
+    # min_delta=100: only the first validation (step 3) counts as an improvement, so patience 1 stops at step 6
+    train(make_cfg("callbacks=early_stopping", "callbacks.early_stopping.patience=1",
+                   "callbacks.early_stopping.min_delta=100", "trainer.max_steps=30", run_dir=tmp_path / "run"),
+          callbacks=[recorder])
+    assert recorder.last_step == 6
+    recorder = BatchRecorder()
+    train(make_cfg("trainer.max_steps=9", run_dir=tmp_path / "default"), callbacks=[recorder])
+    assert recorder.last_step == 9  # callbacks=default never stops early
+
+
+def test_debug_overfit_trains_on_one_batch_until_its_loss_falls(make_cfg, tmp_path):
+    recorder = BatchRecorder()
+    # TINY's trainer.max_steps wins over debug/overfit.yaml's 100, so set it as a user would
+    train(make_cfg("debug=overfit", "trainer.max_steps=100", "train.val_every_n_steps=50", run_dir=tmp_path / "run"),
+          callbacks=[recorder])
+    assert len(recorder.losses) == 200 and len(recorder.batches) == 2  # one batch of 8 = 2 micro-batches of 4, repeated
+    assert sum(recorder.losses[-10:]) < 0.5 * sum(recorder.losses[:10])
+
+
+def test_debug_fast_dev_run_through_the_cli_without_library_noise(cli_env, tmp_path):
+    overrides = [o for o in TINY if not o.startswith(("trainer.max_steps", "logger."))]
+    proc = subprocess.run([sys.executable, "-m", "xlmr_lit.cli", "debug=fast_dev_run", *overrides, "hydra.run.dir=run"],
+                          env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "DONE").is_file()
+    assert not (run_dir / "csv").exists() and not (run_dir / "wandb").exists()
+    assert "fast_dev_run" in proc.stdout + proc.stderr
+    for noise in ("litlogger", "LeafSpec", "no last checkpoint", "was called without a model", "anonymous setting"):
+        assert noise not in proc.stdout + proc.stderr, noise
+
+
+def test_new_groups_pass_the_config_checks_and_their_keys_are_known(make_cfg):
+    for overrides in (["debug=fast_dev_run"], ["debug=overfit"], ["callbacks=early_stopping"], ["logger=none"]):
+        check_config(make_cfg(*overrides))
+        check_override_keys([*overrides, "callbacks.early_stopping.patience=2", "logger.csv=false"], CONF_DIR)
+    with pytest.raises(ConfigError, match=r"callbacks.early_stopping.patience=-1: expected an integer >= 0"):
+        check_config(make_cfg("callbacks.early_stopping.patience=-1"))
+    with pytest.raises(ConfigError, match=r"train.overfit_batches='x': expected an integer >= 0"):
+        check_config(make_cfg("train.overfit_batches=x"))
+    with pytest.raises(ConfigError, match="did you mean callbacks.early_stopping.patience"):
+        check_override_keys(["callbacks.early_stoping.patience=2"], CONF_DIR)
+
+
+def test_standin_files_are_not_warned_about_as_truncated(tmp_path, caplog):
+    counts = {"xnli.test.tsv": 75150}
+    with caplog.at_level(logging.INFO):
+        report_count(tmp_path / "udhr_standins" / "xnli-abc" / "xnli.test.tsv", 69, "XNLI examples", counts)
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        report_count(tmp_path / "data" / "xnli.test.tsv", 69, "XNLI examples", counts)
+    assert "it may be truncated" in caplog.records[-1].getMessage()

@@ -17,6 +17,7 @@ from xlmr_lit import sweep_report
 from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
 from xlmr_lit.finetune import finetune
 from xlmr_lit.pipeline import is_done, mark_done, mark_failed, pretrain_then_finetune
+from xlmr_lit.quiet import silence_noise
 from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     if is_done(run_dir):
         log.info(f"{run_dir} is complete (DONE exists): skipping")
         return None
+    silence_noise()
     threads = configure_threads(cfg.threads)
     log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     try:

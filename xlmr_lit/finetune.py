@@ -14,14 +14,15 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
 
+from xlmr_lit.callbacks import run_callbacks
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
+from xlmr_lit.debug import OverfitBatches
 from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
-from xlmr_lit.progress import progress_bar
 from xlmr_lit.tasks.features import TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
@@ -98,6 +99,8 @@ def finetune(
     eval_names = list(splits.evals)
     eval_sets = [features(f"{split}/{lang}", splits.evals[(split, lang)]) for split, lang in eval_names]
     datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers)
+    if cfg.train.overfit_batches:
+        datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches)
     log.info(f"{t.name} ({t.setting}): {len(train_set)} training examples, eval sets: "
              + ", ".join(f"{s}/{l}={len(d)}" for (s, l), d in zip(eval_names, eval_sets)))
 
@@ -124,7 +127,8 @@ def finetune(
         **trainer_args,
         check_val_every_n_epoch=1,
         logger=loggers if loggers is not None else build_loggers(cfg, run_dir),
-        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []), *progress_bar(cfg)],
+        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []),
+                   *run_callbacks(cfg, f"dev/avg_{splits.metric}", "max")],
         default_root_dir=run_dir,
     )
     trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)

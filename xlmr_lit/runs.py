@@ -15,7 +15,8 @@ def start_run_dir(cfg: DictConfig) -> Path:
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
-    loggers = [CSVLogger(save_dir=run_dir, name="csv", version="")]
+    """conf/logger/: csv (csv/metrics.csv) unless logger.csv=false; wandb unless logger.wandb.mode=disabled."""
+    loggers = [CSVLogger(save_dir=run_dir, name="csv", version="")] if cfg.logger.csv else []
     wandb_cfg = cfg.logger.wandb
     if wandb_cfg.mode != "disabled":
         loggers.append(
@@ -29,6 +30,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
                 config=OmegaConf.to_container(cfg, resolve=True),
             )
         )
+        loggers[-1]._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb >= 0.19 warns that it does nothing
     return loggers
 
 

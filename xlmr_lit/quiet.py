@@ -1,0 +1,27 @@
+"""Library messages that a user of this project cannot act on, silenced so the warnings that matter show."""
+
+import logging
+import warnings
+
+NOISE = [
+    r".*ckpt_path=None\)` was called without a model",       # OnExceptionCheckpoint makes Lightning look for last.ckpt
+    r".*ckpt_path=\"last\"\) is set, but there is no last checkpoint",  # a fresh run: nothing to resume
+    r"The number of training batches .* is smaller than the logging interval",  # steps are counted over epochs
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated",     # inside Lightning
+]
+
+
+class DropMessages(logging.Filter):
+    def __init__(self, *fragments: str):
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(f in record.getMessage() for f in self.fragments)
+
+
+def silence_noise() -> None:
+    for pattern in NOISE:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(DropMessages("litlogger"))
