@@ -133,3 +133,43 @@ def test_standin_files_are_not_warned_about_as_truncated(tmp_path, caplog):
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
         report_count(tmp_path / "data" / "xnli.test.tsv", 69, "XNLI examples", counts)
     assert "it may be truncated" in caplog.records[-1].getMessage()
+
+
+# ----------------------------------------------------------------------------------------------
+# --cfg job and --help (item 7)
+
+
+def xlmr_train(*args: str, env: dict, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xlmr_lit.cli", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cfg_job_is_about_the_run_not_the_language_sets(cli_env, tmp_path):
+    proc = xlmr_train("--cfg", "job", env=cli_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "language_sets" not in proc.stdout and "lang100" not in proc.stdout
+    assert len(proc.stdout.splitlines()) < 200
+    assert "  languages: xnli7" in proc.stdout
+
+
+def test_language_set_names_resolve_where_they_are_read(make_cfg):
+    from xlmr_lit.corpus import resolve_languages
+
+    cfg = make_cfg("data.languages=xnli15", "task=xnli", "task.languages=lang30", "model.init=x.ckpt")
+    assert "language_sets" not in cfg
+    assert resolve_languages(cfg.data.languages)[-2:] == ["sw", "ur"] and len(resolve_languages(cfg.task.languages)) == 30
+    with pytest.raises(ConfigError, match=r"task.languages='xnli16' is not a language set.*did you mean xnli15"):
+        check_config(make_cfg("task=xnli", "task.languages=xnli16", "task.udhr_standin=true"))
+
+
+def test_help_describes_the_app_its_groups_and_examples(cli_env, tmp_path):
+    proc = xlmr_train("--help", env=cli_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("xlmr-train: pretrain an XLM-R-style multilingual masked language model")
+    for group in ("logger: csv, none, wandb", "callbacks: default, early_stopping", "debug: fast_dev_run, overfit",
+                  "model: ablation_base, base, large, tiny", "task: glue, ner, pretrain, qa, xnli"):
+        assert group in out
+    examples = out.split("== Examples ==")[1]
+    assert len([line for line in examples.splitlines() if line.startswith("xlmr-train ")]) >= 5
+    assert len(out.splitlines()) < 60  # the config itself is --cfg job's

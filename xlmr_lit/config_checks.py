@@ -101,7 +101,7 @@ class _Problems:
         if isinstance(value, ListConfig):
             value = list(value)
         try:
-            languages = resolve_languages(value, self.cfg.language_sets, key=key)
+            languages = resolve_languages(value, key=key)
         except CorpusError as err:
             self.lines.append(str(err))
             return []

@@ -77,7 +77,7 @@ def finetune(
     tokenizer = XLMRTokenizer(spm_copy)
 
     task = TASKS[t.name]
-    languages = resolve_languages(t.languages, cfg.language_sets)
+    languages = resolve_languages(t.languages, key="task.languages")
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     standin = bool(t.get("udhr_standin") and not t.get("data_dir"))
     if standin:

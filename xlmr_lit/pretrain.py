@@ -32,7 +32,7 @@ def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpu
     if spm_path is None and cfg.tokenizer.spm_path:
         spm_path = Path(cfg.tokenizer.spm_path).expanduser()
     corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
-    languages = resolve_languages(cfg.data.languages, cfg.language_sets)
+    languages = resolve_languages(cfg.data.languages)
     if cfg.data.hub.dataset:
         hub = cfg.data.hub
         corpus_dir = materialize_hub_corpus(
