@@ -173,3 +173,29 @@ def test_help_describes_the_app_its_groups_and_examples(cli_env, tmp_path):
     examples = out.split("== Examples ==")[1]
     assert len([line for line in examples.splitlines() if line.startswith("xlmr-train ")]) >= 5
     assert len(out.splitlines()) < 60  # the config itself is --cfg job's
+
+
+# ----------------------------------------------------------------------------------------------
+# what a run leaves (item 8)
+
+
+def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_path):
+    overrides = [o for o in TINY if not o.startswith("data.languages")]
+    proc = xlmr_train("data.languages=[en,fr,sw]", *overrides, "hydra.run.dir=pre", env=cli_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log_text = (tmp_path / "pre" / "train.log").read_text()
+    closing = log_text[log_text.index("validation, "):]
+    assert [line.split()[0] for line in closing.splitlines()[2:5]] == ["en", "fr", "sw"]
+    for output in ("config_resolved.yaml", "train.log", "best.ckpt, last.ckpt", "csv/metrics.csv", "results.jsonl"):
+        assert output in closing, output
+    assert proc.stdout.count("validation, ") == 1  # on the console once, through the log
+
+    ckpt = tmp_path / "pre" / "checkpoints" / "best.ckpt"
+    proc = xlmr_train("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", "task.epochs=1", "task.languages=[en,fr]",
+                      *overrides, "hydra.run.dir=ft", env=cli_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log_text = (tmp_path / "ft" / "train.log").read_text()
+    closing = log_text[log_text.index("xnli (cross_lingual_transfer), test scores:"):]
+    assert "single" in closing and "per_language" in closing
+    assert f"checkpoints      {tmp_path / 'ft' / 'checkpoints'} (best.ckpt, last.ckpt)" in closing
+    assert proc.stdout.count("test scores:") == 1

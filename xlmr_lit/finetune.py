@@ -19,6 +19,7 @@ from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.debug import OverfitBatches
+from xlmr_lit.report import format_outputs
 from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir
 from xlmr_lit.tasks import glue, ner, qa, xnli
@@ -138,12 +139,13 @@ def finetune(
     run_keys.update(row_keys or {})
     rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
     if trainer.is_global_zero:
-        path = write_rows(rows, run_dir)
+        write_rows(rows, run_dir)
         for logger in trainer.loggers:
             if hasattr(logger, "log_table"):
                 columns = list(rows[0]) if rows else []
                 logger.log_table("results", columns=columns, data=[[r[c] for c in columns] for r in rows])
         split = "test" if any(r["split"] == "test" for r in rows) else "dev"  # GLUE test labels are hidden
-        print(format_table([{**r, "run": run_dir.name} for r in rows], split=split))
-        print(f"results: {path}\nrun directory: {run_dir}")
+        table = format_table([{**r, "run": run_dir.name} for r in rows], split=split)
+        log.info(f"{t.name} ({t.setting}), {split} scores:\n{table}\n{format_outputs(run_dir)}\n"
+                 f"  best.ckpt is the epoch with the best mean dev score (the `single` selection)")
     return rows

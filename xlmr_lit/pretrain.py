@@ -19,7 +19,7 @@ from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
 from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
-from xlmr_lit.report import format_results, format_sampling_table
+from xlmr_lit.report import format_outputs, format_results, format_sampling_table
 from xlmr_lit.results import write_rows
 from xlmr_lit.runs import build_loggers, resume_checkpoint, start_run_dir, sweep_keys
 from xlmr_lit.tokenizer import XLMRTokenizer
@@ -200,13 +200,6 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     results["languages"] = corpus.languages
     if trainer.is_global_zero:
         write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
-        print(format_results(results, corpus.languages, cfg.data.report_groups, str(best)))
-        saved = ", ".join(p.name for p in (checkpoint_dir / "last.ckpt", best) if p.is_file())
-        print(f"run directory: {run_dir}")
-        print(f"  resolved config  {run_dir / 'config_resolved.yaml'}")
-        print(f"  checkpoints      {checkpoint_dir} ({saved})")
-        if cfg.logger.csv:
-            print(f"  CSV metrics      {run_dir / 'csv' / 'metrics.csv'}")
-        if cfg.logger.wandb.mode != "disabled":
-            print(f"  wandb ({cfg.logger.wandb.mode}) {run_dir / 'wandb'}")
+        table = format_results(results, corpus.languages, cfg.data.report_groups, str(best))
+        log.info(f"{table}\n{format_outputs(run_dir)}")
     return results
