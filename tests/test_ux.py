@@ -199,3 +199,26 @@ def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_
     assert "single" in closing and "per_language" in closing
     assert f"checkpoints      {tmp_path / 'ft' / 'checkpoints'} (best.ckpt, last.ckpt)" in closing
     assert proc.stdout.count("test scores:") == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation without training (item 9)
+
+
+def test_task_train_false_scores_a_fine_tuned_checkpoint_as_its_fine_tuning_did(make_cfg, tmp_path):
+    train(make_cfg(run_dir=tmp_path / "pre"))
+    task = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", "task.standin_recipe.epochs=1"]
+    pretrained, fine_tuned = tmp_path / "pre" / "checkpoints" / "best.ckpt", tmp_path / "ft" / "checkpoints" / "best.ckpt"
+    rows = train(make_cfg(*task, f"model.init={pretrained}", run_dir=tmp_path / "ft"))
+    evaluated = train(make_cfg(*task, "task.train=false", f"model.init={fine_tuned}", run_dir=tmp_path / "eval"))
+
+    def single(rows):
+        return {(r["split"], r["language"], r["metric"]): r["value"] for r in rows if r["selection"] == "single"}
+
+    assert set(single(evaluated)) == {(s, lang, "accuracy") for s in ("dev", "test") for lang in ("en", "fr")}
+    assert single(evaluated) == pytest.approx(single(rows))  # one epoch: best.ckpt holds the weights that were scored
+    assert all(r["trained"] is False and r["lr"] is None and r["init"] == str(fine_tuned) for r in evaluated)
+    assert [json.loads(line) for line in open(tmp_path / "eval" / "results.jsonl")] == evaluated
+    assert not (tmp_path / "eval" / "checkpoints").exists()
+    with pytest.raises(ValueError, match=r"task.train=false scores model.init as it is.*has no task head"):
+        train(make_cfg(*task, "task.train=false", f"model.init={pretrained}", run_dir=tmp_path / "eval2"))

@@ -339,7 +339,7 @@ def _check_task(p: _Problems, prefix: str) -> None:
     p.number(f"{prefix}.warmup_ratio", 0, 1)
     if "max_train_examples" in task:
         p.integer(f"{prefix}.max_train_examples", minimum=1, nullable=True)
-    for flag in ("udhr_standin", "skip_bad", "skip_bad_rows"):
+    for flag in ("train", "udhr_standin", "skip_bad", "skip_bad_rows"):
         if flag in task:
             p.boolean(f"{prefix}.{flag}")
     p.existing(f"{prefix}.data_dir", "directory")

@@ -31,6 +31,7 @@ from xlmr_lit.tokenizer import XLMRTokenizer
 log = logging.getLogger(__name__)
 
 TASKS = {"xnli": xnli, "glue": glue, "ner": ner, "qa": qa}
+HEADS = ("classifier.", "qa_outputs.")
 
 
 class FineTuneDataModule(pl.LightningDataModule):
@@ -70,6 +71,10 @@ def finetune(
         )
     pl.seed_everything(cfg.seed, workers=True)
     config, state_dict, spm_path = load_pretrained(cfg.model.init)
+    if not t.train and not any(key.startswith(HEADS) for key in state_dict):
+        raise ValueError(f"task.train=false scores model.init as it is, so it must be fine-tuned on task={t.name} "
+                         f"(e.g. a fine-tuning run's checkpoints/best.ckpt); {cfg.model.init} has no task head "
+                         f"({' or '.join(h.rstrip('.') for h in HEADS)} weights)")
     model_config = apply_init_architecture(cfg, config)  # the checkpoint's architecture, cfg's dropout
     run_dir = start_run_dir(cfg)
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
@@ -96,13 +101,13 @@ def finetune(
         return cached_features({**base_spec, "set": name, "n": len(examples)}, cache_dir,
                                lambda: task.featurize(examples, tokenizer, splits.labels, t.max_length))
 
-    train_set = features(f"train[{t.setting}]", splits.train)
+    train_set = features(f"train[{t.setting}]", splits.train) if t.train else []
     eval_names = list(splits.evals)
     eval_sets = [features(f"{split}/{lang}", splits.evals[(split, lang)]) for split, lang in eval_names]
     datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches)
-    log.info(f"{t.name} ({t.setting}): {len(train_set)} training examples, eval sets: "
+    log.info(f"{t.name} ({t.setting}): {len(train_set) if t.train else 'no'} training examples, eval sets: "
              + ", ".join(f"{s}/{l}={len(d)}" for (s, l), d in zip(eval_names, eval_sets)))
 
     total_steps = t.epochs * math.ceil(len(train_set) / t.batch_size)
@@ -113,7 +118,7 @@ def finetune(
     )
     load_state_dict_checked(
         module.model, state_dict, cfg.model.init,
-        allow_missing=("classifier.", "qa_outputs."),
+        allow_missing=HEADS,
         allow_unexpected=("roberta.pooler.", "roberta.embeddings.position_ids", "lm_head."),
     )
 
@@ -128,14 +133,17 @@ def finetune(
         **trainer_args,
         check_val_every_n_epoch=1,
         logger=loggers if loggers is not None else build_loggers(cfg, run_dir),
-        callbacks=[checkpointing, OnExceptionCheckpoint(checkpoint_dir), *(callbacks or []),
+        callbacks=[*([checkpointing, OnExceptionCheckpoint(checkpoint_dir)] if t.train else []), *(callbacks or []),
                    *run_callbacks(cfg, f"dev/avg_{splits.metric}", "max")],
         default_root_dir=run_dir,
     )
-    trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+    if t.train:
+        trainer.fit(module, datamodule, ckpt_path=resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir), weights_only=True)
+    else:
+        trainer.validate(module, datamodule, verbose=False)
 
-    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language"),
-                "udhr_standin": standin}
+    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr if t.train else None,
+                "train_language": t.get("train_language") if t.train else None, "udhr_standin": standin, "trained": t.train}
     run_keys.update(row_keys or {})
     rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
     if trainer.is_global_zero:
@@ -146,6 +154,10 @@ def finetune(
                 logger.log_table("results", columns=columns, data=[[r[c] for c in columns] for r in rows])
         split = "test" if any(r["split"] == "test" for r in rows) else "dev"  # GLUE test labels are hidden
         table = format_table([{**r, "run": run_dir.name} for r in rows], split=split)
-        log.info(f"{t.name} ({t.setting}), {split} scores:\n{table}\n{format_outputs(run_dir)}\n"
-                 f"  best.ckpt is the epoch with the best mean dev score (the `single` selection)")
+        if t.train:
+            log.info(f"{t.name} ({t.setting}), {split} scores:\n{table}\n{format_outputs(run_dir)}\n"
+                     f"  best.ckpt is the epoch with the best mean dev score (the `single` selection)")
+        else:
+            log.info(f"{t.name}, {split} scores of {cfg.model.init} as it is (task.train=false):\n{table}\n"
+                     f"{format_outputs(run_dir)}")
     return rows
