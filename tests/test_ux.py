@@ -101,6 +101,22 @@ def test_debug_overfit_trains_on_one_batch_until_its_loss_falls(make_cfg, tmp_pa
     assert sum(recorder.losses[-10:]) < 0.5 * sum(recorder.losses[:10])
 
 
+def test_the_groups_apply_to_fine_tuning(make_cfg, tmp_path):
+    train(make_cfg(run_dir=tmp_path / "pre"))
+    task = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", f"model.init={tmp_path / 'pre/checkpoints/best.ckpt'}"]
+    stopped, overfit, smoke = BatchRecorder(), BatchRecorder(), BatchRecorder()
+    train(make_cfg(*task, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
+                   "callbacks.early_stopping.min_delta=1", "task.standin_recipe.epochs=4", run_dir=tmp_path / "es"),
+          callbacks=[stopped])
+    steps_per_epoch = len(stopped.losses) // 2
+    assert stopped.last_step == 2 * steps_per_epoch  # an accuracy gain of 1 (100 points) never comes: epoch 2 stops it
+    train(make_cfg(*task, "debug=overfit", "task.standin_recipe.epochs=2", run_dir=tmp_path / "overfit"),
+          callbacks=[overfit])
+    assert len(overfit.losses) == 2 * steps_per_epoch and len(overfit.batches) == 1
+    rows = train(make_cfg(*task, "debug=fast_dev_run", run_dir=tmp_path / "smoke"), callbacks=[smoke])
+    assert smoke.last_step == 2 and {r["split"] for r in rows} == {"dev", "test"}
+
+
 def test_debug_fast_dev_run_through_the_cli_without_library_noise(cli_env, tmp_path):
     overrides = [o for o in TINY if not o.startswith(("trainer.max_steps", "logger."))]
     proc = subprocess.run([sys.executable, "-m", "xlmr_lit.cli", "debug=fast_dev_run", *overrides, "hydra.run.dir=run"],
