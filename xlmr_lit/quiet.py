@@ -20,8 +20,11 @@ class DropMessages(logging.Filter):
         return not any(f in record.getMessage() for f in self.fragments)
 
 
+LITLOGGER_TIP = DropMessages("litlogger")  # Lightning's advertisement, logged at every Trainer start
+
+
 def silence_noise() -> None:
     for pattern in NOISE:
         warnings.filterwarnings("ignore", message=pattern)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
-        logging.getLogger(name).addFilter(DropMessages("litlogger"))
+        logging.getLogger(name).addFilter(LITLOGGER_TIP)
