@@ -140,6 +140,10 @@ def test_new_groups_pass_the_config_checks_and_their_keys_are_known(make_cfg):
         check_config(make_cfg("train.overfit_batches=x"))
     with pytest.raises(ConfigError, match="did you mean callbacks.early_stopping.patience"):
         check_override_keys(["callbacks.early_stoping.patience=2"], CONF_DIR)
+    with pytest.raises(ConfigError, match=r"trainer.overfit_batches=1: expected train.overfit_batches instead"):
+        check_config(make_cfg("+trainer.overfit_batches=1"))
+    with pytest.raises(ConfigError, match=r"trainer.fast_dev_run=-1: expected true, false or a number of batches"):
+        check_config(make_cfg("debug=fast_dev_run", "trainer.fast_dev_run=-1"))
 
 
 def test_standin_files_are_not_warned_about_as_truncated(tmp_path, caplog):
