@@ -161,7 +161,7 @@ def test_standin_files_are_not_warned_about_as_truncated(tmp_path, caplog):
 
 def xlmr_train(*args: str, env: dict, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "xlmr_lit.cli", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=300)
 
 
 def test_cfg_job_is_about_the_run_not_the_language_sets(cli_env, tmp_path):
