@@ -412,3 +412,28 @@ def test_each_of_the_papers_rows_in_a_figure_has_its_own_marker():
             if value.x is not None:  # values without a position are notes, not markers
                 markers.setdefault(value.label, value.marker)
         assert len(set(markers.values())) == len(markers), f"{name}: {markers}"
+
+
+def test_legends_sit_beside_the_axes_and_name_the_dashed_averages_and_the_papers_notes(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    for corpus in ("cc", "wiki"):
+        write_point(tmp_path / "fig3", {"corpus": corpus})
+    draw("fig3_corpus", read_rows([tmp_path / "fig3"]), tmp_path / "fig3_out")
+    for point in grid("fig6_vocab"):
+        write_point(tmp_path / "fig6", point)
+    draw("fig6_vocab", read_rows([tmp_path / "fig6"]), tmp_path / "fig6_out")
+    for fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+            assert [t for t in ax.texts if t.get_bbox_patch() is not None] == []  # no note box over the data
+    fig3 = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
+    cc = mean([100 * score(lang, {"corpus": "cc"}) for lang in LANGS])
+    assert fig3[:2] == ["cc", "wiki"] and f"cc: average {cc:.1f}" in fig3
+    assert fig3[-1].replace("\n", " ").startswith("paper: CommonCrawl better for every language")
+    fig6 = [t.get_text().replace("\n", " ") for t in figures[1].axes[0].get_legend().get_texts()]
+    assert fig6[-1] == "paper: +2.8 average from 32k to 256k at fixed capacity"

@@ -112,7 +112,7 @@ def test_unknown_language_code_and_set_name():
     with pytest.raises(CorpusError, match=r"unknown language code\(s\) \['xx'\]"):
         check_languages(BUNDLED_CORPUS_DIR, ["en", "xx"], KNOWN, skip_missing=False)
     with pytest.raises(CorpusError, match="data.languages='xnli99' is not a language set; known sets: xnli7"):
-        resolve_languages("xnli99", {"xnli7": ["en"]})
+        resolve_languages("xnli99")
 
 
 def test_empty_file_is_an_error_naming_it(corpus, tmp_path):

@@ -1,5 +1,6 @@
 import csv
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -61,13 +62,14 @@ def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_pat
     assert all(key.startswith("model.") for key in ckpt["state_dict"])  # no duplicate copies of the weights
 
 
-def test_run_shorter_than_one_validation_interval_still_writes_best_ckpt(make_cfg, tmp_path, capsys):
+def test_run_shorter_than_one_validation_interval_still_writes_best_ckpt(make_cfg, tmp_path, caplog):
     run_dir = tmp_path / "run"
-    results = train(make_cfg("trainer.max_steps=2", "train.val_every_n_steps=5", run_dir=run_dir))
+    with caplog.at_level(logging.INFO, logger="xlmr_lit"):
+        results = train(make_cfg("trainer.max_steps=2", "train.val_every_n_steps=5", run_dir=run_dir))
     best = run_dir / "checkpoints" / "best.ckpt"
     assert best.is_file() and results["checkpoint"] == str(best.resolve())
     assert torch.load(best, map_location="cpu", weights_only=True)["global_step"] == 2
-    closing = capsys.readouterr().out
+    closing = caplog.records[-1].getMessage()
     for name in ("last.ckpt", "best.ckpt"):
         assert (name in closing.split("checkpoints")[-1]) == (run_dir / "checkpoints" / name).is_file()
 

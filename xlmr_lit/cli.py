@@ -26,6 +26,7 @@ from xlmr_lit.pipeline import (
     pretrain_then_finetune,
     restore_hydra_files,
 )
+from xlmr_lit.quiet import silence_noise
 from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
         (run_dir / REFUSED_FILE).write_text(message + "\n")
         log.error(f"this sweep point is refused; the sweep goes on: {message}")
         return None
+    silence_noise()
     resume = resume_command(run_dir, multirun)
     log.info(f"if interrupted, the same command resumes this run: {resume}")
     link_latest(run_dir, multirun)

@@ -101,7 +101,7 @@ class _Problems:
         if isinstance(value, ListConfig):
             value = list(value)
         try:
-            languages = resolve_languages(value, self.cfg.language_sets, key=key)
+            languages = resolve_languages(value, key=key)
         except CorpusError as err:
             self.lines.append(str(err))
             return []
@@ -143,6 +143,9 @@ def check_config(cfg: DictConfig) -> None:
     _check_model(problems)
     _check_optim_train_trainer(problems)
     problems.choice("logger.wandb.mode", ("offline", "online", "disabled"))
+    problems.boolean("logger.csv")
+    problems.integer("callbacks.early_stopping.patience", minimum=0)
+    problems.number("callbacks.early_stopping.min_delta", 0)
     task_name = problems.choice("task.name", ("pretrain", *TASK_SETTINGS))
     if task_name == "pretrain":
         _check_pretraining_data(problems)
@@ -202,6 +205,7 @@ def _check_optim_train_trainer(p: _Problems) -> None:
     p.integer("train.checkpoint_every_n_steps", minimum=1)
     p.boolean("train.reuse_pretraining")
     p.boolean("train.compile")
+    p.integer("train.overfit_batches", minimum=0)
     ckpt_path = p.value("train.ckpt_path")
     if ckpt_path is not None and not isinstance(ckpt_path, str):
         p.bad("train.ckpt_path", ckpt_path, "auto, null or a checkpoint path")
@@ -211,6 +215,13 @@ def _check_optim_train_trainer(p: _Problems) -> None:
     p.integer("trainer.log_every_n_steps", minimum=1)
     p.integer("trainer.num_sanity_val_steps", minimum=-1)
     p.number("trainer.gradient_clip_val", 0)
+    if "fast_dev_run" in p.cfg.trainer:
+        fast_dev_run = p.value("trainer.fast_dev_run")
+        if not isinstance(fast_dev_run, bool | int) or fast_dev_run < 0:
+            p.bad("trainer.fast_dev_run", fast_dev_run, "true, false or a number of batches >= 0")
+    if "overfit_batches" in p.cfg.trainer:
+        p.bad("trainer.overfit_batches", p.value("trainer.overfit_batches"),
+              "train.overfit_batches instead (debug=overfit): Lightning's replaces the block samplers")
     devices = p.value("trainer.devices")
     if not (devices == "auto" or (isinstance(devices, int) and not isinstance(devices, bool) and (devices >= 1 or devices == -1))
             or (isinstance(devices, str) and re.fullmatch(r"\d+(,\d+)*,?", devices))
@@ -328,7 +339,7 @@ def _check_task(p: _Problems, prefix: str) -> None:
     p.number(f"{prefix}.warmup_ratio", 0, 1)
     if "max_train_examples" in task:
         p.integer(f"{prefix}.max_train_examples", minimum=1, nullable=True)
-    for flag in ("udhr_standin", "skip_bad", "skip_bad_rows"):
+    for flag in ("train", "udhr_standin", "skip_bad", "skip_bad_rows"):
         if flag in task:
             p.boolean(f"{prefix}.{flag}")
     p.existing(f"{prefix}.data_dir", "directory")

@@ -4,13 +4,17 @@
 """
 
 import difflib
+import functools
 import gzip
 import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 SUFFIXES = (".txt", ".txt.gz", ".txt.xz")
+LANGUAGE_SETS_FILE = Path(__file__).resolve().parents[1] / "conf" / "language_sets.yaml"
 
 
 class CorpusError(ValueError):
@@ -102,17 +106,24 @@ def _read_documents(path: Path, report: ReadReport, skip_undecodable: bool) -> I
         raise CorpusError(f"{path}: no text (the file is empty or has only blank or undecodable lines)")
 
 
-def resolve_languages(languages, language_sets: dict, key: str = "data.languages") -> list[str]:
+@functools.cache
+def language_sets() -> dict[str, list[str]]:
+    """The named language sets of conf/language_sets.yaml (xnli7, xnli15, lang30, ...), kept out of the composed config."""
+    return OmegaConf.to_container(OmegaConf.load(LANGUAGE_SETS_FILE).language_sets)
+
+
+def resolve_languages(languages, key: str = "data.languages") -> list[str]:
     """`languages` (the config's `key`) is a set name from conf/language_sets.yaml or a list of codes."""
     if isinstance(languages, str):
-        if languages not in language_sets:
-            close = difflib.get_close_matches(languages, list(language_sets), n=2)
+        sets = language_sets()
+        if languages not in sets:
+            close = difflib.get_close_matches(languages, list(sets), n=2)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
             raise CorpusError(
-                f"{key}={languages!r} is not a language set; known sets: {', '.join(language_sets)} "
+                f"{key}={languages!r} is not a language set; known sets: {', '.join(sets)} "
                 f"(or give a list, e.g. {key}=[en,fr]){hint}"
             )
-        languages = language_sets[languages]
+        languages = sets[languages]
     if not isinstance(languages, list | tuple) and not hasattr(languages, "__iter__"):
         raise CorpusError(f"{key}={languages!r}: expected a language set name or a list of language codes")
     languages = list(languages)

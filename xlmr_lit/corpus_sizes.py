@@ -48,7 +48,7 @@ def run_corpus(run_dir: Path) -> tuple[Path, list[str], Path | None]:
         raise ValueError(f"{config_path}: the run streamed data.hub.dataset={cfg.data.hub.dataset}; pass the corpus "
                          f"directory it was written to (under paths.cache_dir/hub_corpora) with --corpus instead")
     corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
-    languages = resolve_languages(cfg.data.languages, cfg.language_sets)
+    languages = resolve_languages(cfg.data.languages)
     languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
     spm_path = run_dir / RUN_TOKENIZER
     return corpus_dir, languages, spm_path if spm_path.is_file() else None

@@ -14,9 +14,12 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
+from xlmr_lit.callbacks import run_callbacks
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
+from xlmr_lit.debug import OverfitBatches
+from xlmr_lit.report import format_outputs
 from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.runs import (
     AtomicCheckpointIO,
@@ -30,7 +33,6 @@ from xlmr_lit.runs import (
 )
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
-from xlmr_lit.progress import progress_bar
 from xlmr_lit.tasks.features import ResumableShuffleSampler, TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
@@ -38,6 +40,7 @@ from xlmr_lit.tokenizer import XLMRTokenizer
 log = logging.getLogger(__name__)
 
 TASKS = {"xnli": xnli, "glue": glue, "ner": ner, "qa": qa}
+HEADS = ("classifier.", "qa_outputs.")
 
 
 class FineTuneDataModule(pl.LightningDataModule):
@@ -83,17 +86,21 @@ def finetune(
         )
     pl.seed_everything(cfg.seed, workers=True)
     config, state_dict, spm_path = load_pretrained(cfg.model.init)
+    if not t.train and not any(key.startswith(HEADS) for key in state_dict):
+        raise ValueError(f"task.train=false scores model.init as it is, so it must be fine-tuned on task={t.name} "
+                         f"(e.g. a fine-tuning run's checkpoints/best.ckpt); {cfg.model.init} has no task head "
+                         f"({' or '.join(h.rstrip('.') for h in HEADS)} weights)")
     model_config = apply_init_architecture(cfg, config)  # the checkpoint's architecture, cfg's dropout
     run_dir = start_run_dir(cfg)
     checkpoint_dir = run_dir / "checkpoints"
-    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
+    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir) if t.train else None  # refused before any work
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(spm_path, spm_copy)
     tokenizer = XLMRTokenizer(spm_copy)
 
     task = TASKS[t.name]
-    languages = resolve_languages(t.languages, cfg.language_sets)
+    languages = resolve_languages(t.languages, key="task.languages")
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     standin = bool(t.get("udhr_standin") and not t.get("data_dir"))
     if standin:
@@ -111,11 +118,13 @@ def finetune(
         return cached_features({**base_spec, "set": name, "n": len(examples)}, cache_dir,
                                lambda: task.featurize(examples, tokenizer, splits.labels, t.max_length))
 
-    train_set = features(f"train[{t.setting}]", splits.train)
+    train_set = features(f"train[{t.setting}]", splits.train) if t.train else []
     eval_names = list(splits.evals)
     eval_sets = [features(f"{split}/{lang}", splits.evals[(split, lang)]) for split, lang in eval_names]
     datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers)
-    log.info(f"{t.name} ({t.setting}): {len(train_set)} training examples, eval sets: "
+    if cfg.train.overfit_batches:
+        datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches)
+    log.info(f"{t.name} ({t.setting}): {len(train_set) if t.train else 'no'} training examples, eval sets: "
              + ", ".join(f"{s}/{l}={len(d)}" for (s, l), d in zip(eval_names, eval_sets)))
 
     total_steps = t.epochs * math.ceil(len(train_set) / t.batch_size)
@@ -126,7 +135,7 @@ def finetune(
     )
     load_state_dict_checked(
         module.model, state_dict, cfg.model.init,
-        allow_missing=("classifier.", "qa_outputs."),
+        allow_missing=HEADS,
         allow_unexpected=("roberta.pooler.", "roberta.embeddings.position_ids", "lm_head."),
     )
 
@@ -140,24 +149,32 @@ def finetune(
         **trainer_args,
         check_val_every_n_epoch=1,
         logger=loggers if loggers is not None else build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
-        callbacks=[checkpointing, CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
-                   *fault_injection_callbacks(), *progress_bar(cfg)],
+        callbacks=[*([checkpointing, CheckpointOnException(checkpoint_dir), GlobalRNGState()] if t.train else []),
+                   *(callbacks or []), *fault_injection_callbacks(), *run_callbacks(cfg, f"dev/avg_{splits.metric}", "max")],
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )
-    trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
+    if t.train:
+        trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
+    else:
+        trainer.validate(module, datamodule, verbose=False)
 
-    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr, "train_language": t.get("train_language"),
-                "udhr_standin": standin}
+    run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr if t.train else None,
+                "train_language": t.get("train_language") if t.train else None, "udhr_standin": standin, "trained": t.train}
     run_keys.update(row_keys or {})
     rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
     if trainer.is_global_zero:
-        path = write_rows(rows, run_dir)
+        write_rows(rows, run_dir)
         for logger in trainer.loggers:
             if hasattr(logger, "log_table"):
                 columns = list(rows[0]) if rows else []
                 logger.log_table("results", columns=columns, data=[[r[c] for c in columns] for r in rows])
         split = "test" if any(r["split"] == "test" for r in rows) else "dev"  # GLUE test labels are hidden
-        print(format_table([{**r, "run": run_dir.name} for r in rows], split=split))
-        print(f"results: {path}\nrun directory: {run_dir}")
+        table = format_table([{**r, "run": run_dir.name} for r in rows], split=split)
+        if t.train:
+            log.info(f"{t.name} ({t.setting}), {split} scores:\n{table}\n{format_outputs(run_dir)}\n"
+                     f"  best.ckpt is the epoch with the best mean dev score (the `single` selection)")
+        else:
+            log.info(f"{t.name}, {split} scores of {cfg.model.init} as it is (task.train=false):\n{table}\n"
+                     f"{format_outputs(run_dir)}")
     return rows

@@ -18,7 +18,7 @@ from xlmr_lit.runs import start_run_dir, sweep_keys
 
 log = logging.getLogger(__name__)
 DONE_FILE, FAILED_FILE, REFUSED_FILE = "DONE", "FAILED", "REFUSED"
-PRETRAINING_SETTINGS = ("seed", "language_sets", "data", "tokenizer", "model", "optim", "train", "trainer")
+PRETRAINING_SETTINGS = ("seed", "data", "tokenizer", "model", "optim", "train", "trainer")
 
 
 def pretrain_then_finetune(cfg: DictConfig, callbacks: list[Callback] | None = None):

@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import tempfile
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -385,7 +386,7 @@ def draw_corpus_sizes(sizes: dict[str, dict], out: Path, title: str) -> list[Pat
         ax.set_xticks(list(xs), langs, rotation=90, fontsize=6 if len(langs) > 40 else 8)
         ax.set_xlim(-0.7, len(langs) - 0.3)
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(fontsize=8, loc="upper right")
+        _legend_beside(ax)
     total = sum(v["text_bytes"] for v in sizes.values()) / 1024**3
     cc100 = sum(XLMR_LANGUAGES[lang][2] for lang in langs if lang in XLMR_LANGUAGES)
     axes[0][0].set_title(f"Fig. 1 / Table 6: text per language, log scale\n{title} · {len(langs)} languages, "
@@ -410,7 +411,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         raise SystemExit(f"{experiment}: no {split} or dev rows to plot")
     metric = selected[0]["metric"]
     with_pretraining = bool(spec.x_key and pretraining_rows(rows))
-    fig, axes = plt.subplots(1, 2 if with_pretraining else 1, figsize=(13 if with_pretraining else 7.5, 4.8),
+    fig, axes = plt.subplots(1, 2 if with_pretraining else 1, figsize=(14 if with_pretraining else 10, 4.8),
                              layout="constrained", squeeze=False)
     ax = axes[0][0]
     notes = [p.label for p in spec.paper if p.x is None]
@@ -457,7 +458,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
             # labelled, so that a score of 0 reads as 0; a language this series lacks stays blank
             ax.bar_label(bars, ["" if math.isnan(h) else f"{h:.0f}" for h in heights], fontsize=6)
             avg = _mean(list(values.values()))
-            ax.axhline(avg, color=f"C{i}", linestyle="--", linewidth=0.8)
+            ax.axhline(avg, color=f"C{i}", linestyle="--", linewidth=0.8, label=f"{series}: average {avg:.1f}")
         marked = set()
         for p in spec.paper:
             if p.x is None or p.x not in langs or (spec.series_key and p.series and p.series not in data):
@@ -467,9 +468,6 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
                     label=None if p.label in marked else p.label)
             marked.add(p.label)
         ax.set_xticks(range(len(langs)), langs)
-    if notes:
-        ax.text(0.01, 0.01, "\n".join(notes), transform=ax.transAxes, fontsize=8, va="bottom", ha="left",
-                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
     low, high = ax.get_ylim()
     if high - low < 10:  # at least 10 points of y range, so that noise does not look like an effect
         middle = (low + high) / 2
@@ -478,7 +476,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
     ax.set_ylabel(f"{metric} (%), {used_split}")
     ax.set_title(f"{spec.title}\n{_describe(selected, used_split)}", fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    _legend_beside(ax, notes)
     if with_pretraining:
         _draw_pretraining(axes[0][1], rows, spec)
     return _save(fig, out)
@@ -497,11 +495,27 @@ def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
         ax.set_xticks(range(len(xs)), xs)
     elif spec.log_x:
         ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.minorticks_off()
     ax.set_xlabel(spec.x_label)
     ax.set_ylabel("validation MLM loss (nats)")
     ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in pretraining_rows(rows)})} run(s)", fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    _legend_beside(ax)
+
+
+def _legend_beside(ax, notes: list[str] = ()) -> None:
+    """The legend right of the axes, where it covers no bar, point or line; the paper's notes are its last
+    entries, without a marker."""
+    from matplotlib.container import BarContainer
+
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: not isinstance(handles[i], BarContainer))  # ours first
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    for note in notes:
+        handles.append(ax.plot([], [], " ")[0])
+        labels.append(textwrap.fill(note, 36))
+    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
 
 
 def wandb_rows(experiment: str, project: str, scale: str | None = None, api=None) -> list[dict]:

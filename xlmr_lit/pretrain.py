@@ -8,17 +8,18 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
+from xlmr_lit.callbacks import run_callbacks
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
+from xlmr_lit.debug import OverfitBatches
 from xlmr_lit.hub_corpus import materialize_hub_corpus
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.model import XLMRConfig
 from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
-from xlmr_lit.progress import progress_bar
-from xlmr_lit.report import format_results, format_sampling_table
+from xlmr_lit.report import format_outputs, format_results, format_sampling_table
 from xlmr_lit.results import write_rows
 from xlmr_lit.runs import (
     AtomicCheckpointIO,
@@ -42,7 +43,7 @@ def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpu
     if spm_path is None and cfg.tokenizer.spm_path:
         spm_path = Path(cfg.tokenizer.spm_path).expanduser()
     corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
-    languages = resolve_languages(cfg.data.languages, cfg.language_sets)
+    languages = resolve_languages(cfg.data.languages)
     if cfg.data.hub.dataset:
         hub = cfg.data.hub
         corpus_dir = materialize_hub_corpus(
@@ -156,6 +157,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         leave_unmasked_prob=cfg.data.leave_unmasked_prob,
     )
     log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
+    if cfg.train.overfit_batches:
+        datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches * accumulate)
 
     config = model_config(cfg, tokenizer.vocab_size)
     if init:  # the architecture comes from the checkpoint; dropout stays a fine-tuning choice
@@ -189,7 +192,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         logger=build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
         callbacks=[checkpointing, last, CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
                    *fault_injection_callbacks(),
-                   *progress_bar(cfg, cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
+                   *run_callbacks(cfg, "val/loss", "min", cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )
@@ -199,19 +202,13 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         best = Path(checkpointing.best_model_path)
         results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
     else:  # the run ended before its first validation: its final weights are the best there are
-        results = trainer.validate(module, datamodule, verbose=False)[0]
+        results = trainer.validate(module, datamodule, verbose=False, weights_only=True)[0]
         best = checkpoint_dir / "best.ckpt"
         trainer.save_checkpoint(best)
     results["checkpoint"] = str(best.resolve())
     results["languages"] = corpus.languages
     if trainer.is_global_zero:
         write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
-        print(format_results(results, corpus.languages, cfg.data.report_groups, str(best)))
-        saved = ", ".join(p.name for p in (checkpoint_dir / "last.ckpt", best) if p.is_file())
-        print(f"run directory: {run_dir}")
-        print(f"  resolved config  {run_dir / 'config_resolved.yaml'}")
-        print(f"  checkpoints      {checkpoint_dir} ({saved})")
-        print(f"  CSV metrics      {run_dir / 'csv' / 'metrics.csv'}")
-        if cfg.logger.wandb.mode != "disabled":
-            print(f"  wandb ({cfg.logger.wandb.mode}) {run_dir / 'wandb'}")
+        table = format_results(results, corpus.languages, cfg.data.report_groups, str(best))
+        log.info(f"{table}\n{format_outputs(run_dir)}")
     return results

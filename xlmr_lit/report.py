@@ -1,6 +1,7 @@
-"""Plain-text tables printed at the end of a run."""
+"""Plain-text tables logged at the end of a run (console and train.log)."""
 
 import math
+from pathlib import Path
 
 
 def format_sampling_table(rows: list[dict]) -> str:
@@ -24,4 +25,17 @@ def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint
         if i == len(languages):
             lines.append("-" * (width + 20))
         lines.append(f"{name:<{width}}{loss:>8.3f}{math.exp(min(loss, 50.0)):>12.1f}")
+    return "\n".join(lines)
+
+
+def format_outputs(run_dir: Path) -> str:
+    """Where the run's outputs are, those that exist: config, log, checkpoints, metrics, results."""
+    outputs = [("resolved config", run_dir / "config_resolved.yaml"), ("log", run_dir / "train.log"),
+               ("checkpoints", run_dir / "checkpoints"), ("CSV metrics", run_dir / "csv" / "metrics.csv"),
+               ("wandb", run_dir / "wandb"), ("results", run_dir / "results.jsonl")]
+    lines = [f"run directory: {run_dir}"]
+    for name, path in outputs:
+        if path.exists():
+            saved = f" ({', '.join(sorted(p.name for p in path.glob('*.ckpt')))})" if name == "checkpoints" else ""
+            lines.append(f"  {name:<16} {path}{saved}")
     return "\n".join(lines)

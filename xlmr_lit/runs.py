@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
@@ -33,11 +33,14 @@ def start_run_dir(cfg: DictConfig) -> Path:
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path, resume_step: int = 0) -> list:
-    """CSV metrics (flushed at every log call, so a killed run loses no logged row) and wandb. A resumed run keeps the
-    earlier attempts' rows for steps before `resume_step` and continues the same wandb run."""
-    csv_logger = CSVLogger(save_dir=run_dir, name="csv", version="", flush_logs_every_n_steps=1)
-    keep_metrics_history(csv_logger, resume_step)
-    loggers = [csv_logger]
+    """conf/logger/: csv (csv/metrics.csv, flushed at every log call, so a killed run loses no logged row) unless
+    logger.csv=false; wandb unless logger.wandb.mode=disabled. A resumed run keeps the earlier attempts' rows for steps
+    before `resume_step` and continues the same wandb run."""
+    loggers = []
+    if cfg.logger.csv:
+        csv_logger = CSVLogger(save_dir=run_dir, name="csv", version="", flush_logs_every_n_steps=1)
+        keep_metrics_history(csv_logger, resume_step)
+        loggers.append(csv_logger)
     wandb_cfg = cfg.logger.wandb
     if wandb_cfg.mode != "disabled":
         loggers.append(
@@ -53,6 +56,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path, resume_step: int = 0) -> list:
                 resume="allow",
             )
         )
+        loggers[-1]._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb >= 0.19 warns that it does nothing
     return loggers
 
 
@@ -102,16 +106,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         os.replace(scratch, path)
 
 
-class CheckpointOnException(OnExceptionCheckpoint):
-    """on_exception.ckpt, written only where a resume from it is exact: after an optimizer step (none before the first
-    step: there is nothing to resume), not inside a gradient accumulation window nor during validation. Elsewhere the
-    run resumes from last.ckpt."""
+class CheckpointOnException(Callback):
+    """checkpoints/on_exception.ckpt when training stops on an exception (Ctrl-C, SIGTERM, a crash), written only where
+    a resume from it is exact: after an optimizer step (none before the first: there is nothing to resume), not inside
+    a gradient accumulation window nor during validation. Elsewhere the run resumes from last.ckpt. (Not Lightning's
+    OnExceptionCheckpoint: with that one present, fit(ckpt_path=None) resumes whatever checkpoint it finds.)"""
 
-    def on_exception(self, trainer, *args, **kwargs) -> None:
+    def __init__(self, checkpoint_dir: Path):
+        self.path = Path(checkpoint_dir) / "on_exception.ckpt"
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
         micro_batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         at_step_boundary = micro_batches_done % trainer.accumulate_grad_batches == 0
-        if trainer.global_step > 0 and at_step_boundary and not trainer.validating:
-            super().on_exception(trainer, *args, **kwargs)
+        if trainer.state.fn == "fit" and trainer.global_step > 0 and at_step_boundary and not trainer.validating:
+            trainer.save_checkpoint(self.path)
 
 
 class GlobalRNGState(Callback):

@@ -168,7 +168,8 @@ def report_count(path, count: int, what: str, expected_counts: dict[str, int]) -
     path = Path(path)
     log.info("%s: read %d %s", path, count, what)
     expected = expected_counts.get(path.name, expected_counts.get(f"{path.parent.name}/{path.name}"))
-    if expected is not None and count != expected:
+    standin = "udhr_standins" in path.parts  # udhr_standins.standin_dir: our own smaller files, not the distributed ones
+    if expected is not None and count != expected and not standin:
         log.warning("%s: read %d %s, but the distributed file has %d: it may be truncated or another version",
                     path, count, what, expected)
 
