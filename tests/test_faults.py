@@ -209,8 +209,6 @@ def test_rerun_into_a_complete_run_with_other_settings_is_refused_and_the_run_ke
         return {path: (run_dir / path).read_bytes() for path in paths}
 
     kept = kept_files()
-    again = xlmr_train(["trainer.max_steps=2", f"hydra.run.dir={run_dir}"], cli_env, tmp_path)
-    assert "is complete (DONE exists): skipping" in finish(again)
     other = xlmr_train(["trainer.max_steps=3", "data.alpha=0.5", f"hydra.run.dir={run_dir}"], cli_env, tmp_path)
     out, _ = other.communicate(timeout=120)
     assert other.returncode == 1 and "holds a complete run with other settings" in out
@@ -238,3 +236,22 @@ def test_finetuning_resumed_inside_an_epoch_repeats_the_uninterrupted_losses(mak
     train(make_cfg(*ft, run_dir=tmp_path / "killed"), callbacks=[resumed])
     assert [s for s, _ in resumed.losses] == list(range(steps_per_epoch + 3, 2 * steps_per_epoch + 1))
     assert resumed.losses == full.losses[-len(resumed.losses):]
+
+
+@pytest.mark.slow
+def test_sweep_point_whose_dir_holds_a_run_with_other_settings_is_refused_the_others_run(cli_env, tmp_path):
+    from test_train import run_cli
+
+    sweep = ["-m", "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+             "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]
+    assert run_cli(sweep, cli_env, tmp_path).returncode == 1  # heads3 fails (32 is not a multiple of 3)
+    point = tmp_path / "sweep" / "heads2"
+    done, overrides = (point / "DONE").read_text(), (point / ".hydra" / "overrides.yaml").read_text()
+    third = run_cli([*sweep, "trainer.max_steps=3"], cli_env, tmp_path)  # same dirs, other settings
+    refused = (point / "REFUSED").read_text()
+    assert third.returncode == 1 and "2 sweep point(s) failed" in third.stderr
+    assert "holds a complete run with other settings" in refused and "trainer.max_steps: 2 -> 3" in refused
+    assert (point / "DONE").read_text() == done and (point / ".hydra" / "overrides.yaml").read_text() == overrides
+    fourth = run_cli(sweep, cli_env, tmp_path)  # the original settings again: skipped, the refusal forgotten
+    assert "is complete (DONE exists): skipping" in (fourth.stdout + fourth.stderr)
+    assert not (point / "REFUSED").exists()

@@ -198,9 +198,9 @@ def run_experiment(experiment: str, narrow: list[str], cli_env: dict, tmp_path: 
     return points
 
 
-# One figure and one table run in the default suite; every experiment's whole grid runs under `-m slow` (in CI), and
-# every experiment composes at every scale in test_plot.py.
-@pytest.mark.parametrize("experiment", ["fig7_batch_tokenizer", "tables/table2_ner"])
+# One figure runs in the default suite, a table's first points under `-m slow` with every experiment's whole grid (in
+# CI); every experiment composes at every scale in test_plot.py.
+@pytest.mark.parametrize("experiment", ["fig7_batch_tokenizer", pytest.param("tables/table2_ner", marks=pytest.mark.slow)])
 def test_an_experiment_runs_its_first_points(experiment, cli_env, tmp_path):
     points = run_experiment(experiment, first_points(experiment), cli_env, tmp_path)
     assert len(points) == (2 if experiment.startswith("tables/") else 1)
@@ -342,16 +342,6 @@ def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_pat
     assert "is complete (DONE exists): skipping" in (second.stdout + second.stderr)
     assert failed.is_file()  # retried, and still failing
 
-    done, overrides = (tmp_path / "sweep" / "heads2" / "DONE").read_text(), tmp_path / "sweep" / "heads2" / ".hydra" / "overrides.yaml"
-    recorded = overrides.read_text()
-    third = run_cli([*sweep, "trainer.max_steps=3"], cli_env, tmp_path)  # same dirs, other settings
-    refused = (tmp_path / "sweep" / "heads2" / "REFUSED").read_text()
-    assert third.returncode == 1 and "2 sweep point(s) failed" in third.stderr
-    assert "holds a complete run with other settings" in refused and "trainer.max_steps: 2 -> 3" in refused
-    assert (tmp_path / "sweep" / "heads2" / "DONE").read_text() == done and overrides.read_text() == recorded
-    fourth = run_cli(sweep, cli_env, tmp_path)  # the original settings again: skipped, the refusal forgotten
-    assert "is complete (DONE exists): skipping" in (fourth.stdout + fourth.stderr)
-    assert not (tmp_path / "sweep" / "heads2" / "REFUSED").exists()
 
 
 def test_pretraining_on_one_language(make_cfg, tmp_path):

@@ -211,7 +211,7 @@ def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_
     assert proc.stdout.count("validation, ") == 1  # on the console once, through the log
 
     ckpt = tmp_path / "pre" / "checkpoints" / "best.ckpt"
-    proc = xlmr_train("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", "task.epochs=1", "task.languages=[en,fr]",
+    proc = xlmr_train("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", "task.standin_recipe.epochs=1", "task.languages=[en,fr]",
                       *overrides, "hydra.run.dir=ft", env=cli_env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log_text = (tmp_path / "ft" / "train.log").read_text()
