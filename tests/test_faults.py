@@ -158,13 +158,19 @@ KILLED = [*RESUMABLE, "train.checkpoint_every_n_steps=2", "data.num_workers=1"]
 @pytest.mark.slow
 def test_pretraining_killed_mid_epoch_resumes_exactly_with_its_whole_history(cli_env, tmp_path, uninterrupted):
     run_dir = tmp_path / "run"
-    kill_when_paused(xlmr_train([*KILLED, f"hydra.run.dir={run_dir}"], cli_env, tmp_path, pause_at=5), tmp_path)
+    args, env = [*KILLED, "logger.wandb.mode=offline", f"hydra.run.dir={run_dir}"], dict(cli_env, WANDB_MODE="offline")
+    kill_when_paused(xlmr_train(args, env, tmp_path, pause_at=5), tmp_path)
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
     assert not (run_dir / "DONE").exists()
-    out = finish(xlmr_train([*KILLED, f"hydra.run.dir={run_dir}"], cli_env, tmp_path))
+    out = finish(xlmr_train(args, env, tmp_path))
     assert "resuming from" in out and (run_dir / "DONE").is_file()
+    attempts = sorted((run_dir / "wandb").glob("offline-run-*"))  # one wandb run, logged to by both attempts
+    assert len(attempts) == 2 and all(p.name.endswith("-" + (run_dir / "wandb_run_id").read_text()) for p in attempts)
     assert metrics(run_dir) == metrics(uninterrupted)  # every step once, values identical, steps before the kill kept
-    assert (run_dir / "results.jsonl").read_text() == (uninterrupted / "results.jsonl").read_text()
+    def values(d: Path) -> list:
+        return [(row["language"], row["value"]) for row in map(json.loads, open(d / "results.jsonl"))]
+
+    assert values(run_dir) == values(uninterrupted)
 
 
 @pytest.mark.slow
@@ -255,3 +261,19 @@ def test_sweep_point_whose_dir_holds_a_run_with_other_settings_is_refused_the_ot
     fourth = run_cli(sweep, cli_env, tmp_path)  # the original settings again: skipped, the refusal forgotten
     assert "is complete (DONE exists): skipping" in (fourth.stdout + fourth.stderr)
     assert not (point / "REFUSED").exists()
+
+
+def test_an_attempt_with_another_config_keeps_the_earlier_config_and_wandb_run(make_cfg, tmp_path):
+    pytest.importorskip("wandb")
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(make_cfg(*RESUMABLE, "logger.wandb.mode=offline", run_dir=run_dir), callbacks=[Interrupt(at=3)])
+    first_config = (run_dir / "config_resolved.yaml").read_text()
+    train(make_cfg(*RESUMABLE, "logger.wandb.mode=offline", "data.num_workers=1", run_dir=run_dir))
+    assert (run_dir / "config_resolved.1.yaml").read_text() == first_config
+    assert "num_workers: 1" in (run_dir / "config_resolved.yaml").read_text()
+    run_id = (run_dir / "wandb_run_id").read_text()
+    attempts = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert attempts and all(p.name.endswith(f"-{run_id}") for p in attempts)  # in one process wandb keeps its run
+    steps = [int(row["step"]) for row in metrics(run_dir) if row.get("train/loss")]
+    assert steps == sorted(set(steps)) == list(range(8))  # each step once, the first attempt's included
