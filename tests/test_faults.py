@@ -277,3 +277,12 @@ def test_an_attempt_with_another_config_keeps_the_earlier_config_and_wandb_run(m
     assert attempts and all(p.name.endswith(f"-{run_id}") for p in attempts)  # in one process wandb keeps its run
     steps = [int(row["step"]) for row in metrics(run_dir) if row.get("train/loss")]
     assert steps == sorted(set(steps)) == list(range(8))  # each step once, the first attempt's included
+
+
+def test_checkpoints_can_be_kept_every_n_steps(make_cfg, tmp_path):
+    run_dir = tmp_path / "run"
+    train(make_cfg("trainer.max_steps=6", "train.checkpoint_every_n_steps=3", "callbacks.model_checkpoint.keep_every_n_steps=2",
+                   run_dir=run_dir))
+    kept = sorted(p.name for p in (run_dir / "checkpoints").glob("step=*.ckpt"))
+    assert kept == ["step=000002.ckpt", "step=000004.ckpt", "step=000006.ckpt"]
+    assert [torch.load(run_dir / "checkpoints" / name, weights_only=True)["global_step"] for name in kept] == [2, 4, 6]

@@ -145,6 +145,7 @@ def check_config(cfg: DictConfig) -> None:
     problems.choice("logger.wandb.mode", ("offline", "online", "disabled"))
     problems.boolean("logger.csv")
     problems.integer("callbacks.early_stopping.patience", minimum=0)
+    problems.integer("callbacks.model_checkpoint.keep_every_n_steps", minimum=0)
     problems.number("callbacks.early_stopping.min_delta", 0)
     task_name = problems.choice("task.name", ("pretrain", *TASK_SETTINGS))
     if task_name == "pretrain":

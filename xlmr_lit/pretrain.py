@@ -182,7 +182,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     checkpointing = ModelCheckpoint(
         dirpath=checkpoint_dir, filename="best", monitor="val/loss", mode="min", enable_version_counter=False
     )
-    last = LastCheckpoint(checkpoint_dir, cfg.train.checkpoint_every_n_steps, cfg.train.val_every_n_steps)
+    last = LastCheckpoint(checkpoint_dir, cfg.train.checkpoint_every_n_steps, cfg.train.val_every_n_steps,
+                          cfg.callbacks.model_checkpoint.keep_every_n_steps)
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         accumulate_grad_batches=accumulate,

@@ -4,6 +4,7 @@ import csv
 import logging
 import os
 import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -139,28 +140,39 @@ class GlobalRNGState(Callback):
 
 
 class LastCheckpoint(Callback):
-    """checkpoints/last.ckpt every `every_n_steps` optimizer steps and at the end of training. At a step that also
-    validates (every `val_every_n_steps`) it is written after the validation, so a run resumed from it has that
-    validation in its history and in its best-checkpoint choice."""
+    """checkpoints/last.ckpt every `every_n_steps` optimizer steps and at the end of training, and a kept copy
+    step=<N>.ckpt every `keep_every_n_steps` (0: none). At a step that also validates (every `val_every_n_steps`) it is
+    written after the validation, so a run resumed from it has that validation in its history and best-checkpoint
+    choice."""
 
-    def __init__(self, checkpoint_dir: Path, every_n_steps: int, val_every_n_steps: int):
-        self.path = Path(checkpoint_dir) / "last.ckpt"
-        self.every_n_steps, self.val_every_n_steps = every_n_steps, val_every_n_steps
+    def __init__(self, checkpoint_dir: Path, every_n_steps: int, val_every_n_steps: int, keep_every_n_steps: int = 0):
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.every_n_steps, self.val_every_n_steps, self.keep_every_n_steps = every_n_steps, val_every_n_steps, keep_every_n_steps
         self.saved_step = -1
 
+    def due(self, step: int) -> bool:
+        return step > 0 and (step % self.every_n_steps == 0 or bool(self.keep_every_n_steps) and step % self.keep_every_n_steps == 0)
+
     def save(self, trainer) -> None:
-        if trainer.global_step != self.saved_step:
-            trainer.save_checkpoint(self.path)
-            self.saved_step = trainer.global_step
+        step = trainer.global_step
+        if step == self.saved_step:
+            return
+        trainer.save_checkpoint(self.checkpoint_dir / "last.ckpt")
+        self.saved_step = step
+        if self.keep_every_n_steps and step % self.keep_every_n_steps == 0 and trainer.is_global_zero:
+            kept = self.checkpoint_dir / f"step={step:06d}.ckpt"
+            shutil.copyfile(self.checkpoint_dir / "last.ckpt", kept.with_name(f".{kept.name}.partial"))
+            os.replace(kept.with_name(f".{kept.name}.partial"), kept)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         step_just_taken = (batch_idx + 1) % trainer.accumulate_grad_batches == 0
-        if step_just_taken and step > 0 and step % self.every_n_steps == 0 and step % self.val_every_n_steps != 0:
+        validates_now = trainer.enable_validation and step % self.val_every_n_steps == 0
+        if step_just_taken and self.due(step) and not validates_now:
             self.save(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.state.fn == "fit" and not trainer.sanity_checking and trainer.global_step % self.every_n_steps == 0:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and self.due(trainer.global_step):
             self.save(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
