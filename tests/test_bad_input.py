@@ -114,6 +114,8 @@ CONFIG_CASES = [
                                                            "existing .ckpt file"),
     ("pretrain", {"model.init": "fairseq:/nonexistent"}, "model.init='fairseq:/nonexistent': expected fairseq:<an "
                                                          "existing directory"),
+    ("pretrain", {"train.ckpt_path": "/nonexistent/last.ckpt"}, "train.ckpt_path='/nonexistent/last.ckpt': expected "
+                                                                "auto, null or an existing checkpoint file"),
     ("pretrain", {"downstream.epochs": 0}, "downstream.epochs=0: expected an integer >= 1"),
     ("pretrain", {"downstream.languages": "xnli16"}, "downstream.languages='xnli16' is not a language set"),
     ("ner", {"task.languages": ["en", "../../etc/passwd"]}, "task.languages=['en', '../../etc/passwd']: expected "
@@ -204,6 +206,16 @@ def test_the_shipped_configs_pass(base_configs, tmp_path):
             check_config(compose("train", overrides=[f"scale={scale}", f"data.corpus_dir={tmp_path}",
                                                      "data.skip_missing_languages=true", "paths.run_dir=x"])
                          if scale != "tiny" else compose("train", overrides=["scale=tiny", "paths.run_dir=x"]))
+
+
+def test_a_resume_checkpoint_that_does_not_load_is_refused_up_front(base_configs, init_ckpt, tmp_path):
+    garbage = tmp_path / "last.ckpt"
+    garbage.write_bytes(b"e" * 300)
+    for path, expected in ((garbage, "this one cannot be read"), (init_ckpt, "this one is not a training checkpoint")):
+        cfg = copy.deepcopy(base_configs["pretrain"])
+        cfg.train.ckpt_path = str(path)
+        expect_error(lambda: check_config(cfg), ConfigError, f"train.ckpt_path='{path}': expected a training checkpoint",
+                     expected)
 
 
 @pytest.mark.parametrize("base, updates, expected", CONFIG_CASES, ids=[str(c[1]) for c in CONFIG_CASES])

@@ -92,7 +92,8 @@ def test_a_checkpoint_that_does_not_load_is_named_and_passed_over(make_cfg, tmp_
         (checkpoints / name).write_bytes(b"garbage")
     with pytest.raises(RuntimeError, match="no checkpoint in .* loads, so this run can neither resume nor silently"):
         train(make_cfg(*RESUMABLE, run_dir=run_dir))
-    with pytest.raises(ValueError, match=r"train.ckpt_path=.*last.ckpt cannot be resumed from: .*Error"):
+    with pytest.raises(ValueError, match=r"train.ckpt_path='.*last.ckpt': expected a training checkpoint to resume from; "
+                                         r"this one cannot be read \(.*Error"):
         train(make_cfg(*RESUMABLE, f"train.ckpt_path={checkpoints / 'last.ckpt'}", run_dir=tmp_path / "other"))
     assert not (tmp_path / "other" / "checkpoints").exists()  # refused before any work: no step-0 checkpoint
 

@@ -205,6 +205,15 @@ def _check_optim_train_trainer(p: _Problems) -> None:
     p.integer("train.val_every_n_steps", minimum=1)
     p.integer("train.checkpoint_every_n_steps", minimum=1)
     p.boolean("train.reuse_pretraining")
+    ckpt_path = p.value("train.ckpt_path")
+    if ckpt_path not in (None, "auto"):
+        from xlmr_lit.runs import checkpoint_problem
+
+        path = Path(str(ckpt_path)).expanduser()
+        if not path.is_file():
+            p.bad("train.ckpt_path", ckpt_path, "auto, null or an existing checkpoint file to resume from")
+        elif problem := checkpoint_problem(path):
+            p.bad("train.ckpt_path", ckpt_path, f"a training checkpoint to resume from; this one {problem}")
     p.boolean("train.compile")
     p.integer("train.overfit_batches", minimum=0)
     ckpt_path = p.value("train.ckpt_path")

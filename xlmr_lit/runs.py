@@ -184,9 +184,9 @@ def checkpoint_problem(path: Path) -> str | None:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # torch raises RuntimeError, pickle and zip errors, EOFError, ...
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'cannot be read'}"
+        return f"cannot be read ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no details'})"
     if not isinstance(checkpoint, dict) or not {"global_step", "state_dict", "loops"} <= checkpoint.keys():
-        return "not a training checkpoint (no global_step, state_dict and loop state)"
+        return "is not a training checkpoint (no global_step, state_dict and loop state)"
     return None
 
 
@@ -207,13 +207,13 @@ def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None
         if not path.is_file():
             raise FileNotFoundError(f"train.ckpt_path={ckpt_path}: no such file")
         if problem := checkpoint_problem(path):
-            raise ValueError(f"train.ckpt_path={ckpt_path} cannot be resumed from: {problem}")
+            raise ValueError(f"train.ckpt_path={ckpt_path} cannot be resumed from: it {problem}")
         return str(path)
     candidates = [p for p in (checkpoint_dir / "last.ckpt", checkpoint_dir / "on_exception.ckpt") if p.is_file()]
     problems = []
     for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
         if problem := checkpoint_problem(path):
-            log.warning(f"checkpoint {path} does not load ({problem}); passing it over")
+            log.warning(f"checkpoint {path} does not load (it {problem}); passing it over")
             problems.append(f"{path}: {problem}")
             continue
         log.warning(f"resuming from {path}" + (f" (newer checkpoints do not load: {'; '.join(problems)})" if problems else ""))
