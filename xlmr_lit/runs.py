@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.plugins.io import TorchCheckpointIO
+from pytorch_lightning.utilities import rank_zero_only
 
 log = logging.getLogger(__name__)
 WANDB_ID_FILE = "wandb_run_id"
@@ -24,6 +25,8 @@ def start_run_dir(cfg: DictConfig) -> Path:
     there is kept as config_resolved.<n>.yaml."""
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if rank_zero_only.rank != 0:  # every DDP rank runs this; one writes
+        return run_dir
     path = run_dir / "config_resolved.yaml"
     text = OmegaConf.to_yaml(cfg, resolve=True)
     if path.is_file() and path.read_text() != text:
@@ -53,7 +56,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path, resume_step: int = 0) -> list:
                 save_dir=str(run_dir),
                 mode=wandb_cfg.mode,
                 config=OmegaConf.to_container(cfg, resolve=True),
-                id=wandb_run_id(run_dir),
+                id=wandb_run_id(run_dir) if rank_zero_only.rank == 0 else None,  # only rank 0 logs to wandb
                 resume="allow",
             )
         )
@@ -65,6 +68,8 @@ def keep_metrics_history(csv_logger: CSVLogger, resume_step: int) -> None:
     """Lightning deletes csv/metrics.csv when its writer starts; the rows of steps before `resume_step` (CSV step k is
     optimizer step k + 1) go back in. Later rows are dropped: the resumed run logs those steps again. The kept rows wait
     in metrics.csv.resuming meanwhile, so a kill in between loses nothing."""
+    if rank_zero_only.rank != 0:  # only rank 0 writes metrics.csv
+        return
     metrics = Path(csv_logger.log_dir) / "metrics.csv"
     waiting = metrics.with_name("metrics.csv.resuming")
     source = metrics if metrics.is_file() else waiting
