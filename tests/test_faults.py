@@ -20,7 +20,7 @@ from conftest import TINY
 from test_bad_input import alive, children_of
 from test_train import Interrupt, LossRecorder
 from xlmr_lit.cli import train
-from xlmr_lit.runs import PAUSE_AT_STEP_ENV, PAUSE_FILE_ENV
+from xlmr_lit.checkpoints import PAUSE_AT_STEP_ENV, PAUSE_FILE_ENV
 
 # 3 optimizer steps per epoch of 2 micro-batches each; loader workers on, as in the default config
 RESUMABLE = ["data.num_workers=2", "trainer.max_steps=8", "data.samples_per_epoch=24", "train.checkpoint_every_n_steps=1"]
@@ -265,17 +265,19 @@ def test_sweep_point_whose_dir_holds_a_run_with_other_settings_is_refused_the_ot
 
 
 def test_an_attempt_with_another_config_keeps_the_earlier_config_and_wandb_run(make_cfg, tmp_path):
-    pytest.importorskip("wandb")
+    wandb = pytest.importorskip("wandb")
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(make_cfg(*RESUMABLE, "logger.wandb.mode=offline", run_dir=run_dir), callbacks=[Interrupt(at=3)])
+    wandb.finish(exit_code=1)  # as cli.hydra_main does; an unfinished run would take the next run's logs
     first_config = (run_dir / "config_resolved.yaml").read_text()
     train(make_cfg(*RESUMABLE, "logger.wandb.mode=offline", "data.num_workers=1", run_dir=run_dir))
+    wandb.finish()
     assert (run_dir / "config_resolved.1.yaml").read_text() == first_config
     assert "num_workers: 1" in (run_dir / "config_resolved.yaml").read_text()
     run_id = (run_dir / "wandb_run_id").read_text()
     attempts = sorted((run_dir / "wandb").glob("offline-run-*"))
-    assert attempts and all(p.name.endswith(f"-{run_id}") for p in attempts)  # in one process wandb keeps its run
+    assert len(attempts) == 2 and all(p.name.endswith(f"-{run_id}") for p in attempts)  # one wandb run, two attempts
     steps = [int(row["step"]) for row in metrics(run_dir) if row.get("train/loss")]
     assert steps == sorted(set(steps)) == list(range(8))  # each step once, the first attempt's included
 

@@ -207,7 +207,7 @@ def _check_optim_train_trainer(p: _Problems) -> None:
     p.boolean("train.reuse_pretraining")
     ckpt_path = p.value("train.ckpt_path")
     if ckpt_path not in (None, "auto"):
-        from xlmr_lit.runs import checkpoint_problem
+        from xlmr_lit.checkpoints import checkpoint_problem
 
         path = Path(str(ckpt_path)).expanduser()
         if not path.is_file():

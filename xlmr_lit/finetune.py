@@ -15,24 +15,23 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from xlmr_lit.callbacks import run_callbacks
+from xlmr_lit.checkpoints import (
+    AtomicCheckpointIO,
+    CheckpointOnException,
+    GlobalRNGState,
+    checkpoint_step,
+    fault_injection_callbacks,
+    resume_checkpoint,
+)
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.debug import OverfitBatches
 from xlmr_lit.report import format_outputs
 from xlmr_lit.results import format_table, selection_rows, write_rows
-from xlmr_lit.runs import (
-    AtomicCheckpointIO,
-    CheckpointOnException,
-    GlobalRNGState,
-    build_loggers,
-    checkpoint_step,
-    fault_injection_callbacks,
-    resume_checkpoint,
-    start_run_dir,
-)
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
+from xlmr_lit.runs import build_loggers, start_run_dir
 from xlmr_lit.tasks.features import ResumableShuffleSampler, TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer

@@ -9,6 +9,15 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from xlmr_lit.callbacks import run_callbacks
+from xlmr_lit.checkpoints import (
+    AtomicCheckpointIO,
+    CheckpointOnException,
+    GlobalRNGState,
+    LastCheckpoint,
+    checkpoint_step,
+    fault_injection_callbacks,
+    resume_checkpoint,
+)
 from xlmr_lit.config_checks import apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
@@ -21,18 +30,7 @@ from xlmr_lit.model import XLMRConfig
 from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
 from xlmr_lit.report import format_outputs, format_results, format_sampling_table
 from xlmr_lit.results import write_rows
-from xlmr_lit.runs import (
-    AtomicCheckpointIO,
-    CheckpointOnException,
-    GlobalRNGState,
-    LastCheckpoint,
-    build_loggers,
-    checkpoint_step,
-    fault_injection_callbacks,
-    resume_checkpoint,
-    start_run_dir,
-    sweep_keys,
-)
+from xlmr_lit.runs import build_loggers, start_run_dir, sweep_keys
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
