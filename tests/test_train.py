@@ -178,8 +178,9 @@ def run_experiment(experiment: str, narrow: list[str], cli_env: dict, tmp_path: 
     fit each language set's text): pretrain (2 steps), fine-tune (1 epoch), result rows."""
     from xlmr_lit.results import read_rows
 
-    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2", "downstream.epochs=1", *narrow],
-                   cli_env, tmp_path, keep=("model.vocab_size", "tokenizer.sample_lines"))
+    proc = run_cli(["-m", f"experiment={experiment}", "trainer.max_steps=2", "downstream.epochs=1",
+                    "downstream.standin_recipe.epochs=1", *narrow],  # the stand-ins' recipe replaces task.epochs
+                   cli_env, tmp_path, timeout=900, keep=("model.vocab_size", "tokenizer.sample_lines"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     points = sorted(tmp_path.glob("multirun/*/tiny/*/"))
     assert points and all((p / "DONE").is_file() and (p / "finetune" / "results.jsonl").is_file() for p in points)
