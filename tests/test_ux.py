@@ -7,6 +7,23 @@ from xlmr_lit.results import main as results_main
 from xlmr_lit.threads import auto_threads
 
 
+def test_busy_cores_sees_a_busy_process_at_once():
+    import subprocess
+    import sys
+
+    from xlmr_lit.threads import busy_cores
+
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert busy_cores() >= 0.7  # a whole core, seen within the window (the load average would lag a minute)
+    finally:
+        loop.kill()
+        loop.wait()
+
+
 def test_auto_threads_leave_busy_cores_alone_and_use_idle_ones():
     assert auto_threads(cores=2, busy=2.3) == 1
     assert auto_threads(cores=2, busy=0.1) == 2

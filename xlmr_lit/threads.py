@@ -1,10 +1,11 @@
 """CPU threads for torch: the cores nobody else is using, so training on a shared machine does not collapse.
 
 torch's default (one OpenMP thread per core, spinning while it waits) collapses on a machine whose cores
-other jobs use (benchmarks/cpu_threads_under_load.py; benchmarks/RESULTS.md, section 11).
+other jobs use (benchmarks/cpu_threads_under_load.py; benchmarks/RESULTS.md, section 13).
 """
 
 import os
+import time
 
 
 def set_wait_policy() -> None:
@@ -16,14 +17,26 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def busy_cores() -> float:
-    """What other processes use: the 1-minute load average, or the processes running right now if more
-    (a job that just started does not show in the average yet); this process not counted."""
+def busy_cores(window: float = 0.3) -> float:
+    """What other processes use right now, in cores: the share of CPU time the machine spent busy over a short
+    window (this process sleeps through it). Not the load average, which lags a minute behind: a machine whose
+    jobs just ended would still look busy. Falls back to the load average where /proc/stat is missing."""
     try:
-        fields = open("/proc/loadavg").read().split()
-        return max(float(fields[0]), int(fields[3].split("/")[0]) - 1)
+        busy_before, total_before, cores = _cpu_times()
+        time.sleep(window)
+        busy_after, total_after, _ = _cpu_times()
     except (OSError, IndexError, ValueError):
         return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return cores * (busy_after - busy_before) / max(total_after - total_before, 1)
+
+
+def _cpu_times() -> tuple[int, int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat's first line, and the number of CPUs."""
+    lines = open("/proc/stat").read().splitlines()
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in lines[0].split()[1:9])
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    cores = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return total - idle - iowait, total, cores
 
 
 def auto_threads(cores: int | None = None, busy: float | None = None) -> int:
