@@ -204,6 +204,24 @@ def test_finetuning_killed_mid_epoch_gives_the_uninterrupted_results(cli_env, tm
     assert rows(run_dir) == rows(tmp_path / "full") and rows(run_dir)
 
 
+def test_done_records_the_settings_that_a_rerun_is_compared_with(make_cfg, tmp_path):
+    from xlmr_lit.pipeline import completed_run, differing_settings, mark_done, restore_hydra_files
+
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- trainer.max_steps=6\n")
+    assert completed_run(run_dir) is None
+    mark_done(run_dir, make_cfg(run_dir=run_dir))
+    done = completed_run(run_dir)
+    assert differing_settings(done, make_cfg("data.num_workers=2", "threads=1", run_dir=tmp_path / "elsewhere")) == []
+    assert differing_settings(done, make_cfg("trainer.max_steps=7", "data.alpha=0.5", run_dir=run_dir)) == [
+        "data.alpha: 0.3 -> 0.5", "tokenizer.alpha: 0.3 -> 0.5", "trainer.max_steps: 6 -> 7"]
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- trainer.max_steps=7\n")  # what Hydra writes for a rerun
+    restore_hydra_files(run_dir, done)
+    assert (run_dir / ".hydra" / "overrides.yaml").read_text() == "- trainer.max_steps=6\n"
+
+
+@pytest.mark.slow
 def test_rerun_into_a_complete_run_with_other_settings_is_refused_and_the_run_kept(cli_env, tmp_path):
     run_dir = tmp_path / "run"
     first = finish(xlmr_train(["trainer.max_steps=2", f"hydra.run.dir={run_dir}"], cli_env, tmp_path))
@@ -223,6 +241,7 @@ def test_rerun_into_a_complete_run_with_other_settings_is_refused_and_the_run_ke
     assert kept_files() == kept
 
 
+@pytest.mark.slow
 def test_the_latest_default_run_dir_is_linked_for_resuming(cli_env, tmp_path):
     out = finish(xlmr_train(["trainer.max_steps=1"], cli_env, tmp_path))
     latest = tmp_path / "outputs" / "latest"

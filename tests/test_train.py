@@ -280,6 +280,7 @@ def test_device_count_for_gradient_accumulation(devices, expected):
     assert gradient_accumulation(96, 4, n) == 96 // (4 * expected)
 
 
+@pytest.mark.slow
 def test_pipeline_pretrains_then_finetunes_downstream(make_cfg, tmp_path):
     run_dir = tmp_path / "point"
     results = train(make_cfg(
@@ -330,6 +331,7 @@ def test_each_sweep_point_is_its_own_wandb_run(cli_env, tmp_path):
         assert len(runs) == 1 and list(runs[0].glob("*.wandb")), point
 
 
+@pytest.mark.slow
 def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_path):
     sweep = ["-m", "model.num_attention_heads=2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}",
              "hydra.sweep.subdir=heads${model.num_attention_heads}", "trainer.max_steps=2"]

@@ -135,6 +135,7 @@ def test_no_standin_for_pretraining(tmp_path):
         standin_dir(task_cfg("pretrain"), ["en"], tmp_path)
 
 
+@pytest.mark.slow
 def test_downstream_init_fine_tunes_without_pretraining(make_cfg, tmp_path):
     train(make_cfg(run_dir=tmp_path / "pretrain"))
     ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"

@@ -216,6 +216,7 @@ def test_help_describes_the_app_its_groups_and_examples(cli_env, tmp_path):
 # what a run leaves (item 8)
 
 
+@pytest.mark.slow
 def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_path):
     overrides = [o for o in TINY if not o.startswith("data.languages")]
     proc = xlmr_train("data.languages=[en,fr,sw]", *overrides, "hydra.run.dir=pre", env=cli_env, cwd=tmp_path)
