@@ -219,6 +219,8 @@ def test_done_records_the_settings_that_a_rerun_is_compared_with(make_cfg, tmp_p
     (run_dir / ".hydra" / "overrides.yaml").write_text("- trainer.max_steps=7\n")  # what Hydra writes for a rerun
     restore_hydra_files(run_dir, done)
     assert (run_dir / ".hydra" / "overrides.yaml").read_text() == "- trainer.max_steps=6\n"
+    (run_dir / "DONE").write_text('{"settings": {"trainer.max')  # damaged: complete, settings unknown
+    assert completed_run(run_dir) == {} and differing_settings({}, make_cfg(run_dir=run_dir)) == []
 
 
 @pytest.mark.slow

@@ -105,12 +105,15 @@ def run_settings(cfg: DictConfig) -> dict:
 
 def completed_run(run_dir: Path) -> dict | None:
     """What the DONE marker of `run_dir` records ({"settings": ..., "hydra_files": ...}), or None if not complete. A
-    marker written before settings were recorded gives {}."""
+    marker written before settings were recorded (empty) or damaged gives {}."""
     marker = run_dir / DONE_FILE
     if not marker.is_file():
         return None
-    text = marker.read_text().strip()
-    return json.loads(text) if text else {}
+    try:
+        return json.loads(marker.read_text() or "{}")
+    except json.JSONDecodeError:
+        log.warning(f"{marker} cannot be read as the record of a complete run; its settings are not compared")
+        return {}
 
 
 def differing_settings(done: dict, cfg: DictConfig) -> list[str]:
