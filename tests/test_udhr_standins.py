@@ -72,6 +72,17 @@ def test_ner_standin_tags_the_inserted_words(tmp_path):
         assert " ".join(kept) in paragraphs  # without the inserted span, the sentence is the original text
 
 
+def test_ner_standin_for_a_language_without_spaces(tmp_path):
+    """Chinese runs are cut into characters, as PAN-X tokenizes it (whole paragraphs gave no sentence at all)."""
+    cfg = task_cfg("ner", "task.setting=train_all", "task.languages=[en,zh]")
+    splits = read_standin(ner, cfg, ["en", "zh"], tmp_path)
+    chinese = splits.evals[("test", "zh")]
+    assert len(chinese) >= 50
+    for sentence in chinese:
+        kept = [w for w, t in zip(sentence.tokens, sentence.tags) if t == "O"]
+        assert all(len(w) == 1 for w in kept) and "B-MISC" in sentence.tags
+
+
 def test_qa_standin_answers_follow_their_questions(tmp_path):
     cfg = task_cfg("qa", "task.languages=[en,zh]")
     splits = read_standin(qa, cfg, ["en", "zh"], tmp_path)

@@ -12,7 +12,7 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
   translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
-  Runs of at most 20 words, each NER_COPIES times with 1 to 3 spans of 1 to 3 words of a language of
+  Runs of at most 20 words (characters in Chinese, as PAN-X), each NER_COPIES times with 1 to 3 spans of 1 to 3 words of a language of
   another script inserted (e.g. Russian, Greek, Chinese, Urdu into English; French, Swahili into Russian),
   each span tagged MISC.
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
@@ -44,7 +44,7 @@ from xlmr_lit.prepare import atomic_dir, cache_key
 from xlmr_lit.tasks.glue import TASK_DIRS, split_files
 
 VERSION = 4  # the generators' seeds; bumping it changes every stand-in's content
-LAYOUT_VERSION = 2  # the files written; bumping it only rewrites the cached stand-ins
+LAYOUT_VERSION = 3  # the files written; bumping it only rewrites the cached stand-ins
 SPLIT_OF_REMAINDER = {0: "train", 1: "train", 2: "train", 3: "dev", 4: "test"}
 NER_DONORS = ["fr", "de", "sw", "tr", "ru", "el", "zh", "ur", "ar", "hi"]  # inserted words' languages
 # a sentence gets words of another script than its own, so that the inserted words are told apart by their
@@ -158,12 +158,14 @@ def write_xnli(out: Path, task_cfg, languages: list[str]) -> None:
 # NER
 
 
-def tagged_runs(docs, donor_words: list[list[str]], rng: np.random.Generator) -> list[list[tuple[str, str]]]:
-    """Runs of at most NER_MAX_WORDS words, each NER_COPIES times with a different insertion."""
+def tagged_runs(docs, donor_words: list[list[str]], rng: np.random.Generator,
+                lang: str = "en") -> list[list[tuple[str, str]]]:
+    """Runs of at most NER_MAX_WORDS words (characters for scripts without spaces, as PAN-X tokenizes Chinese),
+    each NER_COPIES times with a different insertion."""
     sentences = []
     for _, paragraphs in docs:
         for paragraph in paragraphs:
-            words = paragraph.split()
+            words = [u for u in units(paragraph, lang) if u.strip()]
             for begin in range(0, len(words), NER_MAX_WORDS):
                 run = words[begin : begin + NER_MAX_WORDS]
                 if len(run) < 4:
@@ -201,11 +203,11 @@ def write_ner(out: Path, task_cfg, languages: list[str]) -> None:
             donors[split][donor] = words
     for lang in languages:
         for split, docs in articles(lang).items():
-            own = {w for _, paragraphs in docs for p in paragraphs for w in p.split()}
+            own = {w for _, paragraphs in docs for p in paragraphs for w in units(p, lang)}
             pool = [kept for donor, texts in donors[split].items()
                     if SCRIPTS.get(donor, "Latn") != SCRIPTS.get(lang, "Latn") for words in texts
                     if (kept := [w for w in words if w not in own])]
-            sentences = tagged_runs(docs, pool, _rng("ner", lang, split))
+            sentences = tagged_runs(docs, pool, _rng("ner", lang, split), lang)
             if lang in task_cfg.conll:
                 path, text = out / task_cfg.conll[lang][split], "-DOCSTART- O\n\n" + conll_text(sentences, "", " ")
             else:
