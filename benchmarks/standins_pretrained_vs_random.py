@@ -9,7 +9,7 @@
      weights as initialised;
   3. OUT/<task>/<init>_s<seed>: each stand-in fine-tuned from each encoder's best.ckpt with its standin_recipe
      defaults, as the README's commands do (xnli on xnli7, glue sst2, ner and qa on their default languages).
-Finished runs (a DONE file) are skipped, so a killed `run` continues. `table` prints, per task, the test score of
+Finished runs (a DONE file) are skipped, so a killed `run` continues. `table` (after `run`) prints, per task, the test score of
 the `single` selection (GLUE: dev; its test labels are hidden) per seed, and mean and sample sd per encoder.
 """
 
@@ -75,7 +75,7 @@ def table(out: Path) -> None:
             continue
         print(f"\n{task} ({metric}, test; GLUE dev)\n")
         runs = sorted(p for p in (out / task).iterdir() if (p / "results.jsonl").is_file())
-        languages = list(score(runs[0], metric)) if runs else []
+        languages = sorted(score(runs[0], metric), key=lambda lang: (lang != "en", lang)) if runs else []
         average = len(languages) > 1
         print("| encoder | seed | " + " | ".join(languages) + (" | avg |" if average else " |"))
         print("|---|---|" + "---|" * (len(languages) + average))
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.what == "run":
         run(args.out.resolve(), args.seeds, args.tasks)
-    table(args.out.resolve())
+    else:
+        table(args.out.resolve())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 import gzip
 import lzma
+import os
 
 import numpy as np
 import pytest
@@ -82,6 +83,23 @@ def test_cache_is_reused_and_keyed_by_settings(corpus, tmp_path):
     other = run_prepare(corpus, ["en", "sw"], cache, vocab_size=190)
     assert other.tokenizer_path != first.tokenizer_path
     assert other.shard_dirs != first.shard_dirs  # shards depend on the tokenizer
+
+
+def test_a_complete_cache_still_loses_a_killed_runs_scratch(corpus, tmp_path):
+    """Scratch dirs of dead processes are removed at the next start even when every entry is cached by then."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    run_prepare(corpus, ["en"], cache)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [cache / kind / f".xx.tmp-{prepare.HOST}-{dead.pid}-deadbeef" for kind in ("shards", "tokenizers")]
+    live = cache / "shards" / f".yy.tmp-{prepare.HOST}-{os.getpid()}-cafecafe"  # this process still runs
+    for path in [*stale, live]:
+        path.mkdir()
+    run_prepare(corpus, ["en"], cache)
+    assert not any(p.exists() for p in stale) and live.is_dir()
 
 
 def test_failed_run_leaves_cache_untouched(corpus, tmp_path, monkeypatch):
