@@ -15,6 +15,8 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   Runs of at most 20 words (characters in Chinese, as PAN-X), each NER_COPIES times with 1 to 3 spans of 1 to 3 words of a language of
   another script inserted (e.g. Russian, Greek, Chinese, Urdu into English; French, Swahili into Russian),
   each span tagged MISC.
+  Trained on English alone, a tagger learns "not Latin" and scores near 0 on Russian, Chinese or Urdu, where
+  the inserted words are the Latin ones (benchmarks/RESULTS.md section 15).
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
   an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
   Every cut point is a question.
