@@ -20,7 +20,6 @@ import json
 import os
 import statistics as st
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -38,16 +37,14 @@ ENCODERS = {
 }
 
 
-def xlmr_train(run_dir: Path, overrides: list[str], env: dict) -> float:
+def xlmr_train(run_dir: Path, overrides: list[str], env: dict) -> None:
     if (run_dir / "DONE").is_file():
-        return 0.0
+        return
     start = time.time()
     command = ["xlmr-train", *overrides, "logger=csv", f"hydra.run.dir={run_dir}"]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.time() - start
-    print(f"  {seconds:.0f} s", flush=True)
-    return seconds
+    print(f"  {time.time() - start:.0f} s", flush=True)
 
 
 def run(out: Path, seeds: list[int], tasks: list[str]) -> None:

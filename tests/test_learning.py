@@ -5,15 +5,17 @@ never rises). The training set is also the dev and test set, so the reported sco
 """
 
 import json
-import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from xlmr_lit.cli import train
 from xlmr_lit.datamodule import MaskedLMDataModule
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
+from xlmr_lit.masking import mask_tokens
+from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
 from xlmr_lit.pretrain import model_config, prepare_data
 from xlmr_lit.tasks.udhr_standins import standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
@@ -129,11 +131,6 @@ def test_masked_lm_learns_to_copy_by_relative_position():
     sees only which tokens are present (no usable positions) cannot get below ln 8 = 2.08 nats; one whose
     attention uses positions copies it. (The bundled text's word order is not learned in 300 steps at tiny,
     benchmarks/RESULTS.md section 15: this shows the cause is not a broken attention or position path.)"""
-    import numpy as np
-
-    from xlmr_lit.masking import mask_tokens
-    from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
-
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     vocab, period, length = 100, 8, 32
