@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from xlmr_lit.convert import load_pretrained
+from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import ReadReport, language_file, read_documents
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.model import XLMRForMaskedLM
@@ -63,7 +63,7 @@ def bigram_scorer(tokenizer: XLMRTokenizer, valid_every: int = 10):
 def model_scorer(init: str):
     config, state_dict, spm_path = load_pretrained(init)
     model = XLMRForMaskedLM(config)
-    model.load_state_dict({k: v for k, v in state_dict.items() if k.startswith(("roberta.", "lm_head."))}, strict=False)
+    load_state_dict_checked(model, state_dict, init)  # refuses a checkpoint without the MLM head (a fine-tuned one)
     model.eval()
     tokenizer = XLMRTokenizer(spm_path)
     return tokenizer, lambda text: pseudo_log_likelihood(model, tokenizer, text)

@@ -9,8 +9,9 @@
      weights as initialised;
   3. OUT/<task>/<init>_s<seed>: each stand-in fine-tuned from each encoder's best.ckpt with its standin_recipe
      defaults, as the README's commands do (xnli on xnli7, glue sst2, ner and qa on their default languages).
-Finished runs (a DONE file) are skipped, so a killed `run` continues. `table` (after `run`) prints, per task, the test score of
-the `single` selection (GLUE: dev; its test labels are hidden) per seed, and mean and sample sd per encoder.
+Finished runs (a DONE file) are skipped, so a killed `run` continues. `table` (after `run`) prints, per task, the
+test score of the `single` selection (GLUE: dev; its test labels are hidden) per seed, and mean and sample sd per
+encoder.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def table(out: Path) -> None:
                 print(f"| {name} | {p.name.rsplit('_s', 1)[1]} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
             if len(values) > 1:
                 columns = list(zip(*values))
-                print(f"| {name} | mean ± sd | " + " | ".join(f"{st.mean(c):.1f} ± {st.stdev(c):.1f}" for c in columns) + " |")
+                spread = " | ".join(f"{st.mean(c):.1f} ± {st.stdev(c):.1f}" for c in columns)
+                print(f"| {name} | mean ± sd | {spread} |")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -135,13 +135,15 @@ def test_masked_lm_learns_to_copy_by_relative_position():
     rng = np.random.default_rng(0)
     vocab, period, length = 100, 8, 32
     model = XLMRForMaskedLM(XLMRConfig(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                       intermediate_size=256, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+                                       intermediate_size=256, hidden_dropout_prob=0.0,
+                                       attention_probs_dropout_prob=0.0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, betas=(0.9, 0.98), eps=1e-6)
     losses = []
     for _ in range(500):
         segments = rng.integers(4, vocab - 1, size=(16, period))
         rows = [mask_tokens(np.concatenate([[0], np.tile(s, length // period)]), rng, vocab - 1) for s in segments]
-        _, loss = model(torch.tensor(np.stack([r[0] for r in rows])), None, torch.tensor(np.stack([r[1] for r in rows])))
+        inputs, labels = (torch.tensor(np.stack(column)) for column in zip(*rows))
+        _, loss = model(inputs, None, labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

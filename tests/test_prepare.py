@@ -1,6 +1,8 @@
 import gzip
 import lzma
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -87,9 +89,6 @@ def test_cache_is_reused_and_keyed_by_settings(corpus, tmp_path):
 
 def test_a_complete_cache_still_loses_a_killed_runs_scratch(corpus, tmp_path):
     """Scratch dirs of dead processes are removed at the next start even when every entry is cached by then."""
-    import subprocess
-    import sys
-
     cache = tmp_path / "cache"
     run_prepare(corpus, ["en"], cache)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

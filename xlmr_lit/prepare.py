@@ -328,8 +328,9 @@ def prepare_corpus(
     from xlmr_lit.corpus import language_file
 
     files = {lang: language_file(corpus_dir, lang) for lang in languages}
-    for entries in (cache_dir / "tokenizers", cache_dir / "shards"):  # a killed run's scratch, even if every entry
-        if entries.is_dir():                                         # it was writing has been finished since
+    # a killed run's scratch dirs, also where every entry it was writing has been finished since
+    for entries in (cache_dir / "tokenizers", cache_dir / "shards"):
+        if entries.is_dir():
             remove_stale_scratch_dirs(entries)
     if spm_path is None:
         spm_path = prepare_tokenizer(

@@ -12,9 +12,9 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
   translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
-  Runs of at most 20 words (characters in Chinese, as PAN-X), each NER_COPIES times with 1 to 3 spans of 1 to 3 words of a language of
-  another script inserted (e.g. Russian, Greek, Chinese, Urdu into English; French, Swahili into Russian),
-  each span tagged MISC.
+  Runs of at most 20 words (characters in Chinese, as PAN-X), each NER_COPIES times with 1 to 3 spans of
+  1 to 3 words of a language of another script inserted (e.g. Russian, Greek, Chinese, Urdu into English;
+  French, Swahili into Russian), each span tagged MISC.
   Trained on English alone, a tagger learns "not Latin" and scores near 0 on Russian, Chinese or Urdu, where
   the inserted words are the Latin ones (benchmarks/RESULTS.md section 15).
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
@@ -160,8 +160,7 @@ def write_xnli(out: Path, task_cfg, languages: list[str]) -> None:
 # NER
 
 
-def tagged_runs(docs, donor_words: list[list[str]], rng: np.random.Generator,
-                lang: str = "en") -> list[list[tuple[str, str]]]:
+def tagged_runs(docs, lang: str, donor_words: list[list[str]], rng: np.random.Generator) -> list[list[tuple[str, str]]]:
     """Runs of at most NER_MAX_WORDS words (characters for scripts without spaces, as PAN-X tokenizes Chinese),
     each NER_COPIES times with a different insertion."""
     sentences = []
@@ -209,7 +208,7 @@ def write_ner(out: Path, task_cfg, languages: list[str]) -> None:
             pool = [kept for donor, texts in donors[split].items()
                     if SCRIPTS.get(donor, "Latn") != SCRIPTS.get(lang, "Latn") for words in texts
                     if (kept := [w for w in words if w not in own])]
-            sentences = tagged_runs(docs, pool, _rng("ner", lang, split), lang)
+            sentences = tagged_runs(docs, lang, pool, _rng("ner", lang, split))
             if lang in task_cfg.conll:
                 path, text = out / task_cfg.conll[lang][split], "-DOCSTART- O\n\n" + conll_text(sentences, "", " ")
             else:
