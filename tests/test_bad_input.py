@@ -202,7 +202,7 @@ def test_the_shipped_configs_pass(base_configs, tmp_path):
         check_config(cfg)
     (tmp_path / "en.txt").write_text("some text\n")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        for scale in ("tiny", "small", "paper"):
+        for scale in ("tiny", "mini", "small", "paper"):
             check_config(compose("train", overrides=[f"scale={scale}", f"data.corpus_dir={tmp_path}",
                                                      "data.skip_missing_languages=true", "paths.run_dir=x"])
                          if scale != "tiny" else compose("train", overrides=["scale=tiny", "paths.run_dir=x"]))

@@ -25,6 +25,7 @@ TASK_SETTINGS = {
 }
 ARCHITECTURE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
                      "max_position_embeddings")
+MAN_PAGES_HINT = "; scale=mini reads Debian's man pages, written there once by `python -m xlmr_lit.man_page_corpus <dir>`"
 MAGIC = {".gz": b"\x1f\x8b", ".xz": b"\xfd7zXZ\x00"}
 
 
@@ -84,13 +85,13 @@ class _Problems:
             return None
         return value
 
-    def existing(self, key: str, kind: str):
+    def existing(self, key: str, kind: str, hint: str = ""):
         value = self.value(key)
         if value is None or value == "":
             return None
         path = Path(str(value)).expanduser()
         if not (path.is_dir() if kind == "directory" else path.is_file()):
-            self.bad(key, value, f"an existing {kind}")
+            self.bad(key, value, f"an existing {kind}{hint}")
             return None
         return path
 
@@ -270,7 +271,7 @@ def _check_pretraining_data(p: _Problems) -> None:
         p.bad("train.global_batch_size", global_batch, f"a multiple of data.micro_batch_size={micro}")
     if cfg.data.get("hub") is not None and cfg.data.hub.get("dataset"):
         return
-    corpus_dir = p.existing("data.corpus_dir", "directory")
+    corpus_dir = p.existing("data.corpus_dir", "directory", MAN_PAGES_HINT if p.value("scale_name") == "mini" else "")
     if corpus_dir is not None and languages:
         _check_corpus_files(p, corpus_dir, languages, bool(skip_missing))
 
