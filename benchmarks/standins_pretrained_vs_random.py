@@ -2,9 +2,12 @@
 
     python benchmarks/standins_pretrained_vs_random.py run OUT [--seeds 1 2 3] [--tasks xnli sst2 ner qa]
     python benchmarks/standins_pretrained_vs_random.py table OUT
+    python benchmarks/standins_pretrained_vs_random.py run OUT --pretraining scale=mini '~downstream' \
+        data.corpus_dir=~/.cache/xlmr_lit/man_pages     # the encoders at scale=mini (RESULTS.md section 16)
 
 `run` does, through the real `xlmr-train` commands, with XLMR_LIT_CACHE=OUT/cache:
-  1. OUT/pretrained: the bare `xlmr-train` (the README's default pretraining: tiny model, bundled text, 300 steps);
+  1. OUT/pretrained: the bare `xlmr-train` (the README's default pretraining: tiny model, bundled text, 300 steps),
+     or with the overrides given by --pretraining;
   2. OUT/random_init: the same settings, one step at lr 1e-12, so the same architecture and tokenizer with the
      weights as initialised;
   3. OUT/<task>/<init>_s<seed>: each stand-in fine-tuned from each encoder's best.ckpt with its standin_recipe
@@ -48,11 +51,11 @@ def xlmr_train(run_dir: Path, overrides: list[str], env: dict) -> None:
     print(f"  {time.time() - start:.0f} s", flush=True)
 
 
-def run(out: Path, seeds: list[int], tasks: list[str]) -> None:
+def run(out: Path, seeds: list[int], tasks: list[str], pretraining: list[str]) -> None:
     env = {**os.environ, "XLMR_LIT_CACHE": str(out / "cache")}
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores", flush=True)
     for name, overrides in ENCODERS.items():
-        xlmr_train(out / name, overrides, env)
+        xlmr_train(out / name, [*pretraining, *overrides], env)
     for task in tasks:
         for name in ENCODERS:
             for seed in seeds:
@@ -97,9 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--pretraining", nargs="+", default=[], help="overrides of both encoders' pretraining")
     args = parser.parse_args(argv)
     if args.what == "run":
-        run(args.out.resolve(), args.seeds, args.tasks)
+        run(args.out.resolve(), args.seeds, args.tasks, args.pretraining)
     else:
         table(args.out.resolve())
 

@@ -102,3 +102,18 @@ def test_scale_mini_without_its_corpus_says_how_to_write_it(tmp_path, monkeypatc
     for lang in ("en", "fr", "de", "ru", "zh", "sw", "ur"):
         (tmp_path / "man_pages" / f"{lang}.txt").write_text("some text\n")
     check_config(cfg)
+
+
+def test_download_checks_the_sha256_and_keeps_only_a_verified_file(tmp_path, monkeypatch):
+    import hashlib
+
+    mirror = tmp_path / "mirror"
+    (mirror / "pool").mkdir(parents=True)
+    (mirror / "pool" / "p_1_all.deb").write_bytes(b"package bytes")
+    monkeypatch.setattr(man_page_corpus, "MIRROR", mirror.as_uri() + "/")  # urllib reads file:// as it reads http://
+    with pytest.raises(ValueError, match=r"p_1_all.deb: sha256 .*, expected 0000"):
+        man_page_corpus.download("pool/p_1_all.deb", "0000", tmp_path / "debs")
+    assert not list((tmp_path / "debs").iterdir())
+    good = hashlib.sha256(b"package bytes").hexdigest()
+    assert man_page_corpus.download("pool/p_1_all.deb", good, tmp_path / "debs") == b"package bytes"
+    assert [p.name for p in (tmp_path / "debs").iterdir()] == ["p_1_all.deb"]

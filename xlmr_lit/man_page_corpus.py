@@ -125,7 +125,8 @@ def man_pages(deb: bytes, lang: str) -> list[list[str]]:
         if not match or (match["locale"] or "en").split("_")[0] != lang:
             continue
         paragraphs = troff_paragraphs(gzip.decompress(data).decode("utf-8", errors="replace"))
-        if sum(len(p.split()) for p in paragraphs) >= MIN_WORDS or (lang == "zh" and sum(map(len, paragraphs)) >= 2 * MIN_WORDS):
+        words = sum(len(p) // 2 if lang == "zh" else len(p.split()) for p in paragraphs)  # zh: 2 characters a word
+        if words >= MIN_WORDS:
             pages.append(paragraphs)
     return pages
 
