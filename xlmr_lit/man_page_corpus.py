@@ -5,7 +5,8 @@ The bundled UDHR text (~10 KB per language) is too little for a masked LM to lea
 memorises which pieces each block holds (benchmarks/RESULTS.md section 15). Debian ships translated man pages
 for en, fr, de, ru and zh, megabytes each, under free licences, from the same package mirror that `pip` and
 `apt` reach. Languages without man pages (sw, ur) keep their UDHR text, so they are real low-resource
-languages here, as in CC-100.
+languages here, as in CC-100. zh holds manpages-zh's Simplified (zh_CN) and Traditional (zh_TW) pages alike, in
+the package's order, up to MAX_MEGABYTES_PER_LANGUAGE, as the measurements of benchmarks/RESULTS.md section 16 read it.
 
     python -m xlmr_lit.man_page_corpus ~/.cache/xlmr_lit/man_pages     # downloads ~14 MB once, writes ~25 MB
 """
