@@ -267,6 +267,24 @@ def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):
     assert png.stat().st_size > 20_000 and pdf.stat().st_size > 5_000
 
 
+def test_a_sweep_without_downstream_draws_its_pretraining_panel(tmp_path):
+    """`xlmr-train experiment=fig5_alpha '~downstream'` writes only the pretraining rows; the figure draws them."""
+    from xlmr_lit.pretrain import pretraining_rows
+    from xlmr_lit.results import write_rows
+
+    for alpha, loss in (("0.3", 5.0), ("1.0", 6.0)):
+        losses = {f"val/loss_{lang}": loss for lang in LANGS}
+        (tmp_path / "s" / f"data.alpha={alpha}").mkdir(parents=True)
+        write_rows(pretraining_rows(losses, LANGS, {"scale": "mini", "override.data.alpha": alpha}),
+                   tmp_path / "s" / f"data.alpha={alpha}")
+    rows = read_rows([tmp_path])
+    assert rows and all(r["task"] == "pretrain" for r in rows)
+    png, pdf = draw("fig5_alpha", rows, tmp_path / "fig")
+    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 3_000
+    with pytest.raises(SystemExit, match="no test or dev rows"):
+        draw("fig5_alpha", [], tmp_path / "none")
+
+
 def test_figures_say_when_they_read_a_standin():
     from xlmr_lit.plot import _describe
 

@@ -407,6 +407,12 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
     plt = _pyplot()
     spec = spec_for(experiment)
     selected, used_split = _select(rows, spec, split)
+    if not selected and spec.x_key and pretraining_rows(rows):  # a sweep run without its downstream (~downstream)
+        fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+        _draw_pretraining(ax, rows, spec)
+        scales = ", ".join(sorted({str(r.get("scale")) for r in pretraining_rows(rows) if r.get("scale")})) or "?"
+        ax.set_title(f"{spec.title}: pretraining only, scale {scales}\n{ax.get_title()}", fontsize=11)
+        return _save(fig, out)
     if not selected:
         raise SystemExit(f"{experiment}: no {split} or dev rows to plot")
     metric = selected[0]["metric"]
