@@ -67,6 +67,7 @@ def test_man_pages_of_a_package_by_locale():
                     "usr/share/doc/x/changelog.gz": "not a page"})
     german = man_pages(deb, "de")
     assert len(german) == 1 and "Wort Wort" in german[0][-1]  # the stub is too short to keep
+    assert man_pages(make_deb({"usr/share/man/nb/man1/n.1.gz": LONG_PAGE}), "no")  # Bokmål pages are XLM-R's no
     assert len(man_pages(deb, "en")) == 1 and "word word" in man_pages(deb, "en")[0][-1]
     with pytest.raises(ValueError, match="not a Debian package"):
         man_pages(b"PK\x03\x04 a zip file", "de")
@@ -78,12 +79,17 @@ def test_write_corpus_reads_the_cc100_layout_and_keeps_udhr_for_languages_withou
     (downloads / "manpages-de_1_all.deb").write_bytes(
         make_deb({f"usr/share/man/de/man1/p{i}.1.gz": LONG_PAGE.replace("word", f"Wort{i}") for i in range(3)}))
     monkeypatch.setattr(man_page_corpus, "PACKAGES", {"de": [("pool/main/m/manpages-l10n/manpages-de_1_all.deb", "0")]})
-    monkeypatch.setattr(man_page_corpus, "UDHR_ONLY", ["sw"])
     write_corpus(tmp_path / "corpus", downloads)  # already downloaded: no network
     docs = list(read_documents(tmp_path / "corpus" / "de.txt", ReadReport(tmp_path / "corpus" / "de.txt")))
     assert len(docs) == 3 and docs[2][-1].startswith("Wort2 Wort2")
     swahili = (tmp_path / "corpus" / "sw.txt").read_text()
     assert "haki" in swahili.lower() and not list(tmp_path.glob(".corpus.tmp-*"))
+    assert "Menschenrechte" not in (tmp_path / "corpus" / "de.txt").read_text()  # de: its pages, not its UDHR text
+    assert len(list((tmp_path / "corpus").glob("*.txt"))) == 91  # every bundled language
+    man_page_corpus.main([str(tmp_path / "corpus")])  # the same version: nothing to do
+    (tmp_path / "corpus" / "VERSION").write_text("1\n")
+    with pytest.raises(SystemExit, match="holds version 1 of this corpus, this is version"):
+        man_page_corpus.main([str(tmp_path / "corpus")])
 
 
 def test_scale_mini_without_its_corpus_says_how_to_write_it(tmp_path, monkeypatch):
