@@ -25,7 +25,8 @@ TASK_SETTINGS = {
 }
 ARCHITECTURE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
                      "max_position_embeddings")
-MAN_PAGES_HINT = "; scale=mini reads Debian's man pages, written there once by `python -m xlmr_lit.man_page_corpus <dir>`"
+MAN_PAGES_HINT = ("; scale=mini reads Debian's man pages, written there once by "
+                  "`python -m xlmr_lit.man_page_corpus <dir>`")
 MAGIC = {".gz": b"\x1f\x8b", ".xz": b"\xfd7zXZ\x00"}
 
 
