@@ -25,6 +25,7 @@ from pathlib import Path
 from xlmr_lit.corpus import ReadReport, read_documents
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
 from xlmr_lit.prepare import atomic_dir
+from xlmr_lit.tasks.udhr_standins import UNSPACED_LANGUAGES
 
 MIRROR = "http://deb.debian.org/debian/"  # Debian 12 (bookworm); snapshot.debian.org keeps every version
 # language: [(pool path, sha256)]; the man pages of every package, in the language's directory of usr/share/man
@@ -161,7 +162,7 @@ def man_pages(deb: bytes, lang: str) -> list[list[str]]:
         if not match or (match["locale"] or "en").split("_")[0] != LOCALES.get(lang, lang):
             continue
         paragraphs = troff_paragraphs(gzip.decompress(data).decode("utf-8", errors="replace"))
-        words = sum(len(p) // 2 if lang in ("zh", "ja") else len(p.split()) for p in paragraphs)  # 2 characters a word
+        words = sum(len(p) // 2 if lang in UNSPACED_LANGUAGES else len(p.split()) for p in paragraphs)  # 2 chars a word
         if words >= MIN_WORDS:
             pages.append(paragraphs)
     return pages
