@@ -267,6 +267,30 @@ def test_pretraining_panel_from_the_pipelines_first_half(tmp_path):
     assert png.stat().st_size > 20_000 and pdf.stat().st_size > 5_000
 
 
+def test_pretraining_panel_is_per_character_when_every_run_has_it(tmp_path):
+    """Fig. 5 trains a tokenizer per alpha: per piece, the alpha with the shorter pieces looks better; per
+    character (loss x pieces per character) the order is the true one. A run without per-character rows (an
+    older one) puts the whole panel back per piece, never mixing the units."""
+    from xlmr_lit.pretrain import pretraining_rows
+    from xlmr_lit.results import write_rows
+
+    pieces_per_char = {"0.3": 0.25, "1.0": 0.5}  # alpha=1's tokenizer cuts low-resource text into short pieces
+    for alpha, loss in (("0.3", 5.0), ("1.0", 4.0)):
+        results = {f"val/loss_{lang}": loss for lang in LANGS}
+        results |= {f"val/loss_per_char_{lang}": loss * pieces_per_char[alpha] for lang in LANGS}
+        (tmp_path / "s" / f"data.alpha={alpha}").mkdir(parents=True)
+        write_rows(pretraining_rows(results, LANGS, {"scale": "mini", "override.data.alpha": alpha}),
+                   tmp_path / "s" / f"data.alpha={alpha}")
+    rows = read_rows([tmp_path / "s"])
+    curves = curve_data(rows, SPECS["fig5_alpha"], pretraining=True)
+    assert dict(curves["all"]) == {"0.3": 1.25, "1": 2.0}
+    png, _ = draw("fig5_alpha", rows, tmp_path / "fig")
+    assert png.stat().st_size > 10_000
+
+    old = [r for r in rows if not (r["metric"] == "mlm_loss_per_char" and r["run"].endswith("1.0"))]
+    assert dict(curve_data(old, SPECS["fig5_alpha"], pretraining=True)["all"]) == {"0.3": 5.0, "1": 4.0}
+
+
 def test_a_sweep_without_downstream_draws_its_pretraining_panel(tmp_path):
     """`xlmr-train experiment=fig5_alpha '~downstream'` writes only the pretraining rows; the figure draws them."""
     from xlmr_lit.pretrain import pretraining_rows

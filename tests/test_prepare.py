@@ -11,6 +11,7 @@ from xlmr_lit import prepare
 from xlmr_lit.corpus import CorpusError, check_languages, language_file, resolve_languages
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.prepare import prepare_corpus
+from xlmr_lit.pretrain import valid_pieces_per_char
 from xlmr_lit.tokenizer import EOS_ID, VocabularyTooLargeError, XLMRTokenizer
 
 KNOWN = set(XLMR_LANGUAGES)
@@ -74,6 +75,14 @@ def test_shards_hold_every_line_followed_by_eos(corpus, tmp_path):
         first_line = both[: np.flatnonzero(both == EOS_ID)[0]]
         assert tok.decode(first_line.tolist()).split()[0] in WORDS[lang]
         assert both.min() >= 2 and both.max() < tok.mask_id
+        # the validation text's characters and lines, which put the validation loss per character
+        path = language_file(corpus, lang)
+        opener = {".txt": open, ".gz": gzip.open, ".xz": lzma.open}[path.suffix]
+        with opener(path, "rt", encoding="utf-8") as f:
+            docs = [doc.split("\n") for doc in f.read().strip().split("\n\n")]
+        assert info["valid_lines"] == 12 == (valid == EOS_ID).sum()  # documents 0, 10 and 20 (valid_every=10)
+        assert info["valid_chars"] == sum(len(line) for doc in docs[::10] for line in doc)
+        assert valid_pieces_per_char(info) == (len(valid) - 12) / info["valid_chars"]
 
 
 def test_cache_is_reused_and_keyed_by_settings(corpus, tmp_path):

@@ -13,6 +13,7 @@ from pytorch_lightning.callbacks import Callback
 
 from conftest import EXPERIMENTS_DIR, sweep_params
 from xlmr_lit.cli import train
+from xlmr_lit.report import format_results
 
 
 class LossRecorder(Callback):
@@ -56,7 +57,12 @@ def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_pat
     assert any(row.get("train/loss") for row in rows) and any(row.get("val/loss_sw") for row in rows)
     assert any(row.get("train/mix_sw") for row in rows) and any(row.get("train/tokens_per_s") for row in rows)
     rows = [json.loads(line) for line in open(run_dir / "results.jsonl")]
-    assert {r["language"]: r["value"] for r in rows} == {lang: results[f"val/loss_{lang}"] for lang in ("en", "fr", "sw")}
+    for metric, key in (("mlm_loss", "val/loss"), ("mlm_loss_per_char", "val/loss_per_char")):
+        assert {r["language"]: r["value"] for r in rows if r["metric"] == metric} == \
+            {lang: results[f"{key}_{lang}"] for lang in ("en", "fr", "sw")}
+    for lang in ("en", "fr", "sw"):  # UDHR text: a piece of 1000 covers 2 to 5 characters
+        assert 0.2 < results[f"val/loss_per_char_{lang}"] / results[f"val/loss_{lang}"] < 0.5
+    assert "loss/char" in format_results(results, ["en", "fr", "sw"], {"high": ["en", "fr"]}, "best.ckpt")
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 6
     assert all(key.startswith("model.") for key in ckpt["state_dict"])  # no duplicate copies of the weights

@@ -53,6 +53,7 @@ class MaskedLMLitModule(pl.LightningModule):
         total_steps: int = 1000,
         report_groups: dict[str, list[str]] | None = None,
         compile: bool = False,
+        valid_pieces_per_char: list[float | None] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -95,13 +96,17 @@ class MaskedLMLitModule(pl.LightningModule):
         per_language = self.val_loss.compute().reshape(-1)  # torchmetrics returns one language's loss as a scalar
         self.val_loss.reset()
         metrics = {}
-        for lang, loss in zip(self.languages, per_language.tolist()):
+        pieces_per_char = self.hparams.valid_pieces_per_char or [None] * len(self.languages)
+        for lang, loss, ratio in zip(self.languages, per_language.tolist(), pieces_per_char):
             metrics[f"val/loss_{lang}"] = loss
             metrics[f"val/ppl_{lang}"] = math.exp(min(loss, 50.0))
+            if ratio is not None:  # comparable across tokenizers, whose pieces differ in length
+                metrics[f"val/loss_per_char_{lang}"] = loss * ratio
         for group, members in (self.hparams.report_groups or {}).items():
-            present = [metrics[f"val/loss_{lang}"] for lang in members if f"val/loss_{lang}" in metrics]
-            if present:
-                metrics[f"val/loss_{group}"] = sum(present) / len(present)
+            for name in ("loss", "loss_per_char"):
+                present = [metrics[f"val/{name}_{lang}"] for lang in members if f"val/{name}_{lang}" in metrics]
+                if present:
+                    metrics[f"val/{name}_{group}"] = sum(present) / len(present)
         self.log_dict(metrics, sync_dist=False)  # already summed across ranks by the metric
         self.log("val/loss", float(per_language.mean()), prog_bar=True)  # languages weighted equally
 

@@ -180,8 +180,14 @@ def _mean(values: list[float]) -> float:
 
 
 def pretraining_rows(rows: list[dict]) -> list[dict]:
-    """The validation MLM loss rows that pretraining writes (the pipeline's first half)."""
-    return [r for r in rows if r["task"] == "pretrain" and r["metric"] == "mlm_loss"]
+    """The validation MLM loss rows that pretraining writes (the pipeline's first half): per character when every
+    pretraining run has that row, since a sweep's points may have different tokenizers (Fig. 5 trains one per α,
+    Fig. 2 shares its pieces among more languages) and a shorter piece is easier to predict; else per piece."""
+    pretraining = [r for r in rows if r["task"] == "pretrain"]
+    per_char = [r for r in pretraining if r["metric"] == "mlm_loss_per_char"]
+    if per_char and {r["run"] for r in per_char} == {r["run"] for r in pretraining}:
+        return per_char
+    return [r for r in pretraining if r["metric"] == "mlm_loss"]
 
 
 def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test", pretraining: bool = False) -> dict[str, list[tuple]]:
@@ -504,8 +510,10 @@ def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
         ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.minorticks_off()
     ax.set_xlabel(spec.x_label)
-    ax.set_ylabel("validation MLM loss (nats)")
-    ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in pretraining_rows(rows)})} run(s)", fontsize=11)
+    shown = pretraining_rows(rows)
+    unit = "nats per character" if shown[0]["metric"] == "mlm_loss_per_char" else "nats per masked piece"
+    ax.set_ylabel(f"validation MLM loss ({unit})")
+    ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in shown})} run(s)", fontsize=11)
     ax.grid(alpha=0.3)
     _legend_beside(ax)
 

@@ -215,11 +215,12 @@ def encode_language(
 ) -> dict:
     """Stream one language into train.bin / valid.bin: each line's ids followed by </s>.
 
-    Document d goes to validation when d % valid_every == 0 until valid_max_tokens is reached.
+    Document d goes to validation when d % valid_every == 0 until valid_max_tokens is reached. info.json
+    records the validation text's characters and lines, which put the validation loss per character.
     """
     tokenizer = XLMRTokenizer(spm_path)
     report = ReadReport(path)
-    counts = {"train": 0, "valid": 0}
+    counts = {"train": 0, "valid": 0, "valid_chars": 0, "valid_lines": 0}
     started = time.perf_counter()
     with open(out_dir / "train.bin", "wb") as train_f, open(out_dir / "valid.bin", "wb") as valid_f:
         lines: list[str] = []
@@ -244,6 +245,9 @@ def encode_language(
             is_valid = doc_index % valid_every == 0 and counts["valid"] < valid_max_tokens
             lines.extend(doc)
             line_is_valid.extend([is_valid] * len(doc))
+            if is_valid:
+                counts["valid_chars"] += sum(map(len, doc))
+                counts["valid_lines"] += len(doc)
             chunk_bytes += sum(map(len, doc))
             if chunk_bytes >= CHUNK_BYTES:
                 flush()
@@ -261,6 +265,8 @@ def encode_language(
         "source": fingerprint(path),
         "train_tokens": counts["train"],
         "valid_tokens": counts["valid"],
+        "valid_chars": counts["valid_chars"],
+        "valid_lines": counts["valid_lines"],
         "documents": report.documents,
         "lines": report.lines,
         "text_bytes": report.text_bytes,
@@ -290,7 +296,8 @@ def prepare_shards(
     spm_hash = file_sha256(spm_path)
     dirs, todo = [], []
     for lang, path in files.items():
-        spec = {"source": fingerprint(path), "spm": spm_hash, "valid_every": valid_every, "valid_max": valid_max_tokens}
+        spec = {"source": fingerprint(path), "spm": spm_hash, "valid_every": valid_every, "valid_max": valid_max_tokens,
+                "info": 2}  # 2: info.json has valid_chars and valid_lines
         final = cache_dir / "shards" / f"{lang}-{cache_key(spec)}"
         dirs.append(final)
         if not (final / "info.json").is_file():

@@ -116,13 +116,25 @@ def num_devices(trainer_cfg: DictConfig) -> int:
     return 1
 
 
+def valid_pieces_per_char(info: dict) -> float | None:
+    """Pieces per character of a language's validation text (</s> left out: it is never masked), from its
+    shard's info.json; None for a shard written before info.json counted characters, or without validation text."""
+    if not info.get("valid_chars"):
+        return None
+    return (info["valid_tokens"] - info["valid_lines"]) / info["valid_chars"]
+
+
 def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
-    """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows."""
-    return [
-        {"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
-         "metric": "mlm_loss", "value": results[f"val/loss_{lang}"], "epoch": None, **keys}
-        for lang in languages
-    ]
+    """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows: nats per
+    masked piece (`mlm_loss`) and, where the shard counted characters, times pieces per character
+    (`mlm_loss_per_char`), the unit in which points with different tokenizers compare."""
+    rows = []
+    for lang in languages:
+        for metric, key in (("mlm_loss", f"val/loss_{lang}"), ("mlm_loss_per_char", f"val/loss_per_char_{lang}")):
+            if key in results:
+                rows.append({"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid",
+                             "language": lang, "metric": metric, "value": results[key], "epoch": None, **keys})
+    return rows
 
 
 def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
@@ -173,6 +185,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         total_steps=cfg.trainer.max_steps,
         report_groups=OmegaConf.to_container(cfg.data.report_groups),
         compile=cfg.train.compile,
+        valid_pieces_per_char=[valid_pieces_per_char(corpus.info(lang)) for lang in corpus.languages],
     )
     if init:
         load_state_dict_checked(module.model, init[1], cfg.model.init)

@@ -12,19 +12,29 @@ def format_sampling_table(rows: list[dict]) -> str:
 
 
 def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint: str) -> str:
-    """Validation loss and perplexity per language, then group averages (ppl = exp of the mean loss)."""
-    rows = [(lang, metrics[f"val/loss_{lang}"]) for lang in languages]
-    for group, members in groups.items():
-        losses = [metrics[f"val/loss_{lang}"] for lang in members if f"val/loss_{lang}" in metrics]
-        if losses:
-            rows.append((f"{group} ({','.join(m for m in members if m in languages)})", sum(losses) / len(losses)))
-    rows.append(("all", sum(metrics[f"val/loss_{lang}"] for lang in languages) / len(languages)))
+    """Validation loss and perplexity per language, then group averages (ppl = exp of the mean loss), and the
+    loss per character where the shards counted characters."""
+
+    def mean(name: str, members: list[str]) -> float | None:
+        values = [metrics[f"val/{name}_{lang}"] for lang in members if f"val/{name}_{lang}" in metrics]
+        return sum(values) / len(values) if values else None
+
+    rows = [(lang, [lang]) for lang in languages]
+    rows += [(f"{group} ({','.join(m for m in members if m in languages)})", members)
+             for group, members in groups.items() if mean("loss", members) is not None]
+    rows.append(("all", languages))
+    per_char = any(f"val/loss_per_char_{lang}" in metrics for lang in languages)
     width = max(len(name) for name, _ in rows) + 2
-    lines = [f"validation, {checkpoint or 'final weights'}", f"{'language':<{width}}{'loss':>8}{'ppl':>12}"]
-    for i, (name, loss) in enumerate(rows):
+    header = f"{'language':<{width}}{'loss':>8}{'ppl':>12}" + (f"{'loss/char':>12}" if per_char else "")
+    lines = [f"validation, {checkpoint or 'final weights'}", header]
+    for i, (name, members) in enumerate(rows):
         if i == len(languages):
-            lines.append("-" * (width + 20))
-        lines.append(f"{name:<{width}}{loss:>8.3f}{math.exp(min(loss, 50.0)):>12.1f}")
+            lines.append("-" * len(header))
+        loss, loss_per_char = mean("loss", members), mean("loss_per_char", members)
+        line = f"{name:<{width}}{loss:>8.3f}{math.exp(min(loss, 50.0)):>12.1f}"
+        if per_char:
+            line += f"{loss_per_char:>12.3f}" if loss_per_char is not None else f"{'-':>12}"
+        lines.append(line)
     return "\n".join(lines)
 
 

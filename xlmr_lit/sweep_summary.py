@@ -1,6 +1,6 @@
 """The comparison table printed at the end of every sweep and saved as summary.csv and summary.md in the sweep
-dir: a row per point with its overrides, validation MLM loss and perplexity (high- / low-resource / all
-languages) and the downstream score (mean over languages, `single` selection)."""
+dir: a row per point with its overrides, validation MLM loss, perplexity and loss per
+character (high- / low-resource / all languages) and the downstream score (mean over languages, `single` selection)."""
 
 import csv
 import math
@@ -26,14 +26,15 @@ def point_row(point: Path) -> dict:
     files = [f for f in (point / RESULTS_FILE, point / "finetune" / RESULTS_FILE) if f.is_file()]
     rows = read_rows(files)
     row = {"status": "done" if (point / "DONE").is_file() else "failed" if (point / "FAILED").is_file() else "incomplete"}
-    losses = {r["language"]: r["value"] for r in rows if r["metric"] == "mlm_loss" and r["split"] == "valid"}
-    if losses:
+    for metric, column in (("mlm_loss", "val_loss"), ("mlm_loss_per_char", "val_loss_per_char")):
+        losses = {r["language"]: r["value"] for r in rows if r["metric"] == metric and r["split"] == "valid"}
         for name, members in {**groups, "all": list(losses)}.items():
             values = [losses[lang] for lang in members if lang in losses]
             if values:
                 mean = sum(values) / len(values)
-                row[f"val_loss_{name}"] = round(mean, 4)
-                row[f"val_ppl_{name}"] = round(math.exp(min(mean, 50.0)), 2)
+                row[f"{column}_{name}"] = round(mean, 4)
+                if metric == "mlm_loss":
+                    row[f"val_ppl_{name}"] = round(math.exp(min(mean, 50.0)), 2)
     tuned = [r for r in rows if r["task"] != "pretrain" and r["selection"] == "single"]
     for task, split in shown_splits(tuned).items():
         scores = [r for r in tuned if r["task"] == task and r["split"] == split]
