@@ -291,6 +291,37 @@ def test_pretraining_panel_is_per_character_when_every_run_has_it(tmp_path):
     assert dict(curve_data(old, SPECS["fig5_alpha"], pretraining=True)["all"]) == {"0.3": 5.0, "1": 4.0}
 
 
+def test_pretraining_panel_leaves_out_a_language_its_tokenizer_does_not_cover(tmp_path):
+    """At alpha=1 the tokenizer, sampled with the same alpha, turns half of Urdu into <unk>, which is easy to predict:
+    ur leaves the panel at every point (so the low-resource curve is sw throughout), and the legend says why."""
+    from xlmr_lit.pretrain import pretraining_rows
+    from xlmr_lit.results import write_rows
+
+    for alpha, ur_loss, ur_unk in (("0.3", 3.0, 0.0), ("1.0", 0.5, 0.48)):
+        results = {f"val/loss_per_char_{lang}": 2.0 for lang in LANGS} | {f"val/loss_{lang}": 6.0 for lang in LANGS}
+        results |= {"val/loss_per_char_ur": ur_loss} | {f"val/unk_share_{lang}": 0.0 for lang in LANGS}
+        results["val/unk_share_ur"] = ur_unk
+        (tmp_path / "s" / f"data.alpha={alpha}").mkdir(parents=True)
+        write_rows(pretraining_rows(results, LANGS, {"scale": "mini", "override.data.alpha": alpha}),
+                   tmp_path / "s" / f"data.alpha={alpha}")
+    rows = read_rows([tmp_path / "s"])
+    curves = curve_data(rows, SPECS["fig5_alpha"], pretraining=True)
+    assert dict(curves["low-resource (sw, ur)"]) == {"0.3": 2.0, "1": 2.0}  # sw alone, at both points
+    assert dict(curves["all"]) == {"0.3": 2.0, "1": 2.0}
+
+    import matplotlib.pyplot as plt
+
+    captured = {}
+    original = plt.close
+    plt.close = lambda fig: captured.setdefault("fig", fig)
+    try:
+        draw("fig5_alpha", rows, tmp_path / "fig")
+    finally:
+        plt.close = original
+    legend = [t.get_text() for ax in captured["fig"].axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any("ur left out of every point" in t and "48%" in t for t in legend), legend
+
+
 def test_a_sweep_without_downstream_draws_its_pretraining_panel(tmp_path):
     """`xlmr-train experiment=fig5_alpha '~downstream'` writes only the pretraining rows; the figure draws them."""
     from xlmr_lit.pretrain import pretraining_rows

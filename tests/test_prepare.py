@@ -11,8 +11,8 @@ from xlmr_lit import prepare
 from xlmr_lit.corpus import CorpusError, check_languages, language_file, resolve_languages
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.prepare import prepare_corpus
-from xlmr_lit.pretrain import valid_pieces_per_char
-from xlmr_lit.tokenizer import EOS_ID, VocabularyTooLargeError, XLMRTokenizer
+from xlmr_lit.pretrain import valid_pieces_per_char, valid_unk_share
+from xlmr_lit.tokenizer import EOS_ID, UNK_ID, VocabularyTooLargeError, XLMRTokenizer
 
 KNOWN = set(XLMR_LANGUAGES)
 ALPHABETS = {"en": "abcdefghijklmnopqrstuvwxyz", "sw": "abdefghijklmnoprstuvwyz", "ru": "абвгдежзийклмнопрстуфхцчшщыэюя"}
@@ -171,6 +171,12 @@ def test_existing_sentencepiece_model_is_used_as_is(corpus, tmp_path):
     trained = run_prepare(corpus, ["en"], tmp_path / "cache").tokenizer_path
     reused = run_prepare(corpus, ["en", "ru"], tmp_path / "cache", spm_path=trained, vocab_size=0)
     assert reused.tokenizer_path == trained
+    # the English tokenizer does not cover Cyrillic: the Russian shard counts its <unk> pieces, so that the
+    # pretraining panel can leave out a loss that only measures predicting <unk>
+    for lang, shard in zip(reused.languages, reused.shard_dirs):
+        valid = np.fromfile(shard / "valid.bin", dtype=np.int32)
+        assert reused.info(lang)["valid_unk"] == (valid == UNK_ID).sum()
+    assert valid_unk_share(reused.info("en")) == 0 and valid_unk_share(reused.info("ru")) > 0.3
     with pytest.raises(FileNotFoundError, match="tokenizer.spm_path=.*nope.model"):
         run_prepare(corpus, ["en"], tmp_path / "cache", spm_path=tmp_path / "nope.model")
 

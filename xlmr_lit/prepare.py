@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from xlmr_lit.corpus import CorpusError, ReadReport, fingerprint, read_documents
 from xlmr_lit.sampling import alpha_sampling_probs, apportion
-from xlmr_lit.tokenizer import EOS_ID, XLMRTokenizer, train_sentencepiece
+from xlmr_lit.tokenizer import EOS_ID, UNK_ID, XLMRTokenizer, train_sentencepiece
 
 log = logging.getLogger(__name__)
 
@@ -216,11 +216,12 @@ def encode_language(
     """Stream one language into train.bin / valid.bin: each line's ids followed by </s>.
 
     Document d goes to validation when d % valid_every == 0 until valid_max_tokens is reached. info.json
-    records the validation text's characters and lines, which put the validation loss per character.
+    records the validation text's characters and lines, which put the validation loss per character, and its
+    <unk> pieces: text the tokenizer does not cover, whose loss says nothing.
     """
     tokenizer = XLMRTokenizer(spm_path)
     report = ReadReport(path)
-    counts = {"train": 0, "valid": 0, "valid_chars": 0, "valid_lines": 0}
+    counts = {"train": 0, "valid": 0, "valid_chars": 0, "valid_lines": 0, "valid_unk": 0}
     started = time.perf_counter()
     with open(out_dir / "train.bin", "wb") as train_f, open(out_dir / "valid.bin", "wb") as valid_f:
         lines: list[str] = []
@@ -235,6 +236,7 @@ def encode_language(
             out[np.arange(len(ids)) + np.repeat(np.arange(n), lengths)] = ids
             to_valid = np.repeat(np.asarray(line_is_valid), lengths + 1)
             out[to_valid].tofile(valid_f)
+            counts["valid_unk"] += int((out[to_valid] == UNK_ID).sum())
             out[~to_valid].tofile(train_f)
             counts["valid"] += int(to_valid.sum())
             counts["train"] += len(out) - int(to_valid.sum())
@@ -267,6 +269,7 @@ def encode_language(
         "valid_tokens": counts["valid"],
         "valid_chars": counts["valid_chars"],
         "valid_lines": counts["valid_lines"],
+        "valid_unk": counts["valid_unk"],
         "documents": report.documents,
         "lines": report.lines,
         "text_bytes": report.text_bytes,
@@ -297,7 +300,7 @@ def prepare_shards(
     dirs, todo = [], []
     for lang, path in files.items():
         spec = {"source": fingerprint(path), "spm": spm_hash, "valid_every": valid_every, "valid_max": valid_max_tokens,
-                "info": 2}  # 2: info.json has valid_chars and valid_lines
+                "info": 3}  # 3: info.json has valid_chars, valid_lines and valid_unk
         final = cache_dir / "shards" / f"{lang}-{cache_key(spec)}"
         dirs.append(final)
         if not (final / "info.json").is_file():

@@ -124,13 +124,21 @@ def valid_pieces_per_char(info: dict) -> float | None:
     return (info["valid_tokens"] - info["valid_lines"]) / info["valid_chars"]
 
 
+def valid_unk_share(info: dict) -> float | None:
+    """The share of a language's validation pieces that are <unk> (text its tokenizer does not cover)."""
+    pieces = info["valid_tokens"] - info.get("valid_lines", 0)
+    return info["valid_unk"] / pieces if "valid_unk" in info and pieces > 0 else None
+
+
 def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
     """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows: nats per
     masked piece (`mlm_loss`) and, where the shard counted characters, times pieces per character
-    (`mlm_loss_per_char`), the unit in which points with different tokenizers compare."""
+    (`mlm_loss_per_char`), the unit in which points with different tokenizers compare; and the share of the
+    validation pieces that are <unk> (`unk_share`), whose loss says nothing about the language."""
     rows = []
     for lang in languages:
-        for metric, key in (("mlm_loss", f"val/loss_{lang}"), ("mlm_loss_per_char", f"val/loss_per_char_{lang}")):
+        for metric, key in (("mlm_loss", f"val/loss_{lang}"), ("mlm_loss_per_char", f"val/loss_per_char_{lang}"),
+                            ("unk_share", f"val/unk_share_{lang}")):
             if key in results:
                 rows.append({"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid",
                              "language": lang, "metric": metric, "value": results[key], "epoch": None, **keys})
@@ -219,6 +227,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         trainer.save_checkpoint(best)
     results["checkpoint"] = str(best.resolve())
     results["languages"] = corpus.languages
+    shares = {lang: valid_unk_share(corpus.info(lang)) for lang in corpus.languages}
+    results |= {f"val/unk_share_{lang}": share for lang, share in shares.items() if share is not None}
     if trainer.is_global_zero:
         write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
         table = format_results(results, corpus.languages, cfg.data.report_groups, str(best))

@@ -12,8 +12,8 @@ def format_sampling_table(rows: list[dict]) -> str:
 
 
 def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint: str) -> str:
-    """Validation loss and perplexity per language, then group averages (ppl = exp of the mean loss), and the
-    loss per character where the shards counted characters."""
+    """Validation loss and perplexity per language, then group averages (ppl = exp of the mean loss), and,
+    where the shards counted them, the loss per character and the share of <unk> pieces."""
 
     def mean(name: str, members: list[str]) -> float | None:
         values = [metrics[f"val/{name}_{lang}"] for lang in members if f"val/{name}_{lang}" in metrics]
@@ -23,17 +23,20 @@ def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint
     rows += [(f"{group} ({','.join(m for m in members if m in languages)})", members)
              for group, members in groups.items() if mean("loss", members) is not None]
     rows.append(("all", languages))
-    per_char = any(f"val/loss_per_char_{lang}" in metrics for lang in languages)
+    extra = [(name, title, scale, fmt) for name, title, scale, fmt in
+             (("loss_per_char", "loss/char", 1.0, ".3f"), ("unk_share", "<unk> %", 100.0, ".1f"))
+             if mean(name, languages) is not None]
     width = max(len(name) for name, _ in rows) + 2
-    header = f"{'language':<{width}}{'loss':>8}{'ppl':>12}" + (f"{'loss/char':>12}" if per_char else "")
+    header = f"{'language':<{width}}{'loss':>8}{'ppl':>12}" + "".join(f"{title:>12}" for _, title, _, _ in extra)
     lines = [f"validation, {checkpoint or 'final weights'}", header]
     for i, (name, members) in enumerate(rows):
         if i == len(languages):
             lines.append("-" * len(header))
-        loss, loss_per_char = mean("loss", members), mean("loss_per_char", members)
+        loss = mean("loss", members)
         line = f"{name:<{width}}{loss:>8.3f}{math.exp(min(loss, 50.0)):>12.1f}"
-        if per_char:
-            line += f"{loss_per_char:>12.3f}" if loss_per_char is not None else f"{'-':>12}"
+        for key, _, scale, fmt in extra:
+            value = mean(key, members)
+            line += f"{value * scale:>12{fmt}}" if value is not None else f"{'-':>12}"
         lines.append(line)
     return "\n".join(lines)
 
