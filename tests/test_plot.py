@@ -291,6 +291,22 @@ def test_pretraining_panel_is_per_character_when_every_run_has_it(tmp_path):
     assert dict(curve_data(old, SPECS["fig5_alpha"], pretraining=True)["all"]) == {"0.3": 5.0, "1": 4.0}
 
 
+def test_fig2_pretraining_panel_averages_the_languages_every_point_has(tmp_path):
+    """Fig. 2's points pretrain on 7, 15, ... languages: a mean over each point's own languages would compare
+    different languages, so `all` is the mean over those every point has."""
+    from xlmr_lit.pretrain import pretraining_rows
+    from xlmr_lit.results import write_rows
+
+    for name, langs, loss in (("xnli7", LANGS, 2.0), ("xnli15", [*LANGS, "es", "el"], 2.5)):
+        results = {f"val/loss_per_char_{lang}": loss for lang in LANGS} | {f"val/loss_{lang}": 6.0 for lang in langs}
+        results |= {f"val/loss_per_char_{lang}": 9.0 for lang in langs if lang not in LANGS}
+        (tmp_path / "s" / name).mkdir(parents=True)
+        write_rows(pretraining_rows(results, langs, {"scale": "mini", "override.data.languages": name}), tmp_path / "s" / name)
+    curves = curve_data(read_rows([tmp_path / "s"]), SPECS["fig2_languages"], pretraining=True)
+    assert "all" not in curves
+    assert curves[f"all ({len(LANGS)} languages every point has)"] == [(7, 2.0), (15, 2.5)]
+
+
 def test_pretraining_panel_leaves_out_a_language_its_tokenizer_does_not_cover(tmp_path):
     """At alpha=1 the tokenizer, sampled with the same alpha, turns half of Urdu into <unk>, which is easy to predict:
     ur leaves the panel at every point (so the low-resource curve is sw throughout), and the legend says why."""

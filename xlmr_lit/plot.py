@@ -206,7 +206,8 @@ def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test", pretrain
 
     Each run's score for a group is the mean over the group's languages it has; runs at the same x
     (e.g. seeds) are averaged. With a `series_key`, one `all` curve per series value. With
-    `pretraining`, the curves are the validation MLM loss instead (not in percent).
+    `pretraining`, the curves are the validation MLM loss instead (not in percent), and where the runs
+    pretrained on different languages (Fig. 2), `all` is the mean over the languages every run has.
     """
     scale = 1.0 if pretraining else 100.0
     rows = pretraining_rows(rows) if pretraining else _select(rows, spec, split)[0]
@@ -217,10 +218,15 @@ def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test", pretrain
         series = r.get(spec.series_key) if spec.series_key else None
         by_run[(_x(spec, r[spec.x_key]), series, r["run"])][r["language"]] = scale * r["value"]
     series_values = sorted({s for _, s, _ in by_run}, key=str)
+    groups = dict(GROUPS)
+    shared = set.intersection(*(set(scores) for scores in by_run.values())) if by_run else set()
+    if pretraining and any(set(scores) != shared for scores in by_run.values()):
+        del groups["all"]
+        groups[f"all ({len(shared)} languages every point has)"] = sorted(shared)
     points = defaultdict(lambda: defaultdict(list))  # label -> x -> [run scores]
     for (x, series, _), scores in by_run.items():
-        for group, langs in GROUPS.items():
-            if spec.series_key and len(series_values) > 1 and langs is not None:
+        for group, langs in groups.items():
+            if spec.series_key and len(series_values) > 1 and group != "all" and not group.startswith("all "):
                 continue  # several series: only their `all` curves, as in the paper
             chosen = [v for lang, v in scores.items() if langs is None or lang in langs]
             if chosen:
