@@ -359,5 +359,6 @@ def test_sweep_skips_complete_points_and_survives_a_failing_one(cli_env, tmp_pat
 def test_pretraining_on_one_language(make_cfg, tmp_path):
     """Table 5's monolingual models: validation reports the one language's loss (torchmetrics returns it as a scalar)."""
     results = train(make_cfg("data.languages=[sw]", "model.vocab_size=300", "trainer.max_steps=3"))
-    assert {k for k in results if k.startswith("val/loss_")} == {"val/loss_sw", "val/loss_low"}  # low: sw, ur
+    assert {k for k in results if k.startswith("val/loss_")} == \
+        {"val/loss_sw", "val/loss_low", "val/loss_per_char_sw", "val/loss_per_char_low"}  # low: sw, ur
     assert results["val/loss_low"] == results["val/loss_sw"] > 0
