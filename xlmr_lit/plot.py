@@ -219,6 +219,10 @@ def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test", pretrain
         by_run[(_x(spec, r[spec.x_key]), series, r["run"])][r["language"]] = scale * r["value"]
     series_values = sorted({s for _, s, _ in by_run}, key=str)
     groups = dict(GROUPS)
+    if pretraining:  # a group's label names the languages it still has (pretraining_rows left some out)
+        drawn = {r["language"] for r in rows}
+        groups = {(f"{label.split(' (')[0]} ({', '.join(lang for lang in langs if lang in drawn)})"
+                   if langs and not set(langs) <= drawn else label): langs for label, langs in groups.items()}
     shared = set.intersection(*(set(scores) for scores in by_run.values())) if by_run else set()
     if pretraining and any(set(scores) != shared for scores in by_run.values()):
         del groups["all"]
@@ -532,11 +536,14 @@ def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
     ax.set_ylabel(f"validation MLM loss ({unit})")
     ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in shown})} run(s)", fontsize=11)
     ax.grid(alpha=0.3)
+    worst = {}  # language -> (largest <unk> share, its run)
+    for (run, lang), share in uncovered(rows).items():
+        worst[lang] = max(worst.get(lang, (0.0, run)), (share, run))
     notes = []
-    for (run, lang), share in sorted(uncovered(rows).items()):
+    for lang, (share, run) in sorted(worst.items()):
         x = next((_x(spec, r[spec.x_key]) for r in rows if r["run"] == run and spec.x_key in r), run)
-        at = f"{x:g}" if isinstance(x, float) else x
-        notes.append(f"{lang} left out of every point: at {at}, {share:.0%} of its validation pieces are <unk>")
+        notes.append(f"{lang} left out: up to {share:.0%} of its validation pieces are <unk> ({spec.x_label.split()[0]} = "
+                     + (f"{x:g})" if isinstance(x, float) else f"{x})"))
     _legend_beside(ax, notes)
 
 
