@@ -438,7 +438,7 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
         _draw_pretraining(ax, rows, spec)
         scales = ", ".join(sorted({str(r.get("scale")) for r in pretraining_rows(rows) if r.get("scale")})) or "?"
-        ax.set_title(f"{spec.title}: pretraining only, scale {scales}\n{ax.get_title()}", fontsize=11)
+        fig.suptitle(f"{spec.title}: pretraining only, scale {scales}", fontsize=11)
         return _save(fig, out)
     if not selected:
         raise SystemExit(f"{experiment}: no {split} or dev rows to plot")
@@ -536,9 +536,15 @@ def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
     ax.set_ylabel(f"validation MLM loss ({unit})")
     ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in shown})} run(s)", fontsize=11)
     ax.grid(alpha=0.3)
-    worst = {}  # language -> (largest <unk> share, its run)
+    runs = defaultdict(set)  # run -> its pretraining languages
+    for r in rows:
+        if r["task"] == "pretrain" and r["metric"] == "mlm_loss":
+            runs[r["run"]].add(r["language"])
+    would_draw = set.intersection(*runs.values()) | {lang for langs in GROUPS.values() if langs for lang in langs}
+    worst = {}  # language -> (largest <unk> share, its run), for the languages a curve would have had
     for (run, lang), share in uncovered(rows).items():
-        worst[lang] = max(worst.get(lang, (0.0, run)), (share, run))
+        if lang in would_draw:
+            worst[lang] = max(worst.get(lang, (0.0, run)), (share, run))
     notes = []
     for lang, (share, run) in sorted(worst.items()):
         x = next((_x(spec, r[spec.x_key]) for r in rows if r["run"] == run and spec.x_key in r), run)
