@@ -532,7 +532,7 @@ def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
         ax.minorticks_off()
     ax.set_xlabel(spec.x_label)
     shown = pretraining_rows(rows)
-    unit = "nats per character" if shown[0]["metric"] == "mlm_loss_per_char" else "nats per masked piece"
+    unit = "nats per character" if shown and shown[0]["metric"] == "mlm_loss_per_char" else "nats per masked piece"
     ax.set_ylabel(f"validation MLM loss ({unit})")
     ax.set_title(f"pretraining, held-out text · {len({r['run'] for r in shown})} run(s)", fontsize=11)
     ax.grid(alpha=0.3)
