@@ -158,7 +158,8 @@ def test_debug_fast_dev_run_through_the_cli_without_library_noise(cli_env, tmp_p
     assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "DONE").is_file()
     assert not (run_dir / "csv").exists() and not (run_dir / "wandb").exists()
     assert "fast_dev_run" in proc.stdout + proc.stderr
-    for noise in ("litlogger", "LeafSpec", "no last checkpoint", "was called without a model", "anonymous setting"):
+    for noise in ("litlogger", "LeafSpec", "no last checkpoint", "was called without a model", "anonymous setting",
+                  "`weights_only` was not set"):  # Lightning's note on saving, easily misread as an unsafe torch.load
         assert noise not in proc.stdout + proc.stderr, noise
 
 
@@ -242,6 +243,7 @@ def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_
     for output in ("config_resolved.yaml", "train.log", "best.ckpt, last.ckpt", "csv/metrics.csv", "results.jsonl"):
         assert output in closing, output
     assert proc.stdout.count("validation, ") == 1  # on the console once, through the log
+    assert "`weights_only` was not set" not in proc.stdout + proc.stderr  # every checkpoint saved says what it holds
 
     ckpt = tmp_path / "pre" / "checkpoints" / "best.ckpt"
     proc = xlmr_train("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", "task.standin_recipe.epochs=1", "task.languages=[en,fr]",

@@ -39,7 +39,7 @@ class CheckpointOnException(Callback):
         micro_batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         at_step_boundary = micro_batches_done % trainer.accumulate_grad_batches == 0
         if trainer.state.fn == "fit" and trainer.global_step > 0 and at_step_boundary and not trainer.validating:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # with the optimizer state, to resume from
 
 
 class GlobalRNGState(Callback):
@@ -76,7 +76,7 @@ class LastCheckpoint(Callback):
         step = trainer.global_step
         if step == self.saved_step:
             return
-        trainer.save_checkpoint(self.checkpoint_dir / "last.ckpt")
+        trainer.save_checkpoint(self.checkpoint_dir / "last.ckpt", weights_only=False)  # with the optimizer state
         self.saved_step = step
         if self.keep_every_n_steps and step % self.keep_every_n_steps == 0 and trainer.is_global_zero:
             kept = self.checkpoint_dir / f"step={step:06d}.ckpt"

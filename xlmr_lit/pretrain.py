@@ -224,7 +224,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     else:  # the run ended before its first validation: its final weights are the best there are
         results = trainer.validate(module, datamodule, verbose=False, weights_only=True)[0]
         best = checkpoint_dir / "best.ckpt"
-        trainer.save_checkpoint(best)
+        trainer.save_checkpoint(best, weights_only=False)
     results["checkpoint"] = str(best.resolve())
     results["languages"] = corpus.languages
     shares = {lang: valid_unk_share(corpus.info(lang)) for lang in corpus.languages}
