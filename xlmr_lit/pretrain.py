@@ -126,8 +126,9 @@ def valid_pieces_per_char(info: dict) -> float | None:
 
 def valid_unk_share(info: dict) -> float | None:
     """The share of a language's validation pieces that are <unk> (text its tokenizer does not cover)."""
-    pieces = info["valid_tokens"] - info.get("valid_lines", 0)
-    return info["valid_unk"] / pieces if "valid_unk" in info and pieces > 0 else None
+    if "valid_unk" not in info or info["valid_tokens"] == info["valid_lines"]:
+        return None
+    return info["valid_unk"] / (info["valid_tokens"] - info["valid_lines"])
 
 
 def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
