@@ -57,7 +57,8 @@ def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_pat
     assert any(row.get("train/loss") for row in rows) and any(row.get("val/loss_sw") for row in rows)
     assert any(row.get("train/mix_sw") for row in rows) and any(row.get("train/tokens_per_s") for row in rows)
     rows = [json.loads(line) for line in open(run_dir / "results.jsonl")]
-    for metric, key in (("mlm_loss", "val/loss"), ("mlm_loss_per_char", "val/loss_per_char")):
+    for metric, key in (("mlm_loss", "val/loss"), ("mlm_loss_per_char", "val/loss_per_char"),
+                        ("order_gap", "val/order_gap"), ("unigram_loss", "val/unigram_loss")):
         assert {r["language"]: r["value"] for r in rows if r["metric"] == metric} == \
             {lang: results[f"{key}_{lang}"] for lang in ("en", "fr", "sw")}
     for lang in ("en", "fr", "sw"):  # UDHR text: a piece of 1000 covers 2 to 5 characters
@@ -65,7 +66,11 @@ def test_pretraining_run_writes_config_metrics_and_checkpoints(make_cfg, tmp_pat
     # the tokenizer saw all three; character_coverage leaves only the rarest characters (accents) to <unk>
     assert all(0 <= results[f"val/unk_share_{lang}"] < 0.01 for lang in ("en", "fr", "sw"))
     table = format_results(results, ["en", "fr", "sw"], {"high": ["en", "fr"]}, "best.ckpt").splitlines()
-    assert table[1].split()[-3:] == ["loss/char", "<unk>", "%"] and table[2].split()[-1] == "0.0"
+    assert table[1].split()[-6:] == ["loss/char", "<unk>", "%", "order", "gap", "unigram"]
+    assert table[2].split()[-3] == "0.0"  # en's <unk> share
+    # six steps: the plateau, where a model predicts a piece by its frequency and which pieces co-occur
+    assert all(abs(results[f"val/order_gap_{lang}"]) < 0.1 for lang in ("en", "fr", "sw"))
+    assert all(5 < results[f"val/unigram_loss_{lang}"] < 7 for lang in ("en", "fr", "sw"))
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 6
     assert all(key.startswith("model.") for key in ckpt["state_dict"])  # no duplicate copies of the weights
@@ -78,7 +83,8 @@ def test_run_shorter_than_one_validation_interval_still_writes_best_ckpt(make_cf
     best = run_dir / "checkpoints" / "best.ckpt"
     assert best.is_file() and results["checkpoint"] == str(best.resolve())
     assert torch.load(best, map_location="cpu", weights_only=True)["global_step"] == 2
-    closing = caplog.records[-1].getMessage()
+    closing = next(r.getMessage() for r in reversed(caplog.records) if "run directory:" in r.getMessage())
+    assert "order gap below 0.1 nat" in caplog.records[-1].getMessage()  # two steps: the plateau, said last
     for name in ("last.ckpt", "best.ckpt"):
         assert (name in closing.split("checkpoints")[-1]) == (run_dir / "checkpoints" / name).is_file()
 

@@ -249,6 +249,10 @@ def _check_pretraining_data(p: _Problems) -> None:
     if tokens and isinstance(positions, int) and tokens > positions - 2:
         p.bad("data.tokens_per_sample", tokens,
               f"at most model.max_position_embeddings - 2 = {positions - 2} (positions 0 and 1 are padding)")
+    short = p.integer("data.short_blocks.tokens_per_sample", minimum=2)
+    if short and tokens and short > tokens:
+        p.bad("data.short_blocks.tokens_per_sample", short, f"at most data.tokens_per_sample = {tokens}")
+    p.number("data.short_blocks.share_of_steps", 0, 1, high_open=True)
     p.integer("data.samples_per_epoch", minimum=1, nullable=True)
     micro = p.integer("data.micro_batch_size", minimum=1)
     p.number("data.mask_prob", 0, 1, low_open=True)

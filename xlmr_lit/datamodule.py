@@ -12,8 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 from xlmr_lit.corpus import CorpusError
 from xlmr_lit.masking import MaskedLMCollator
 from xlmr_lit.prepare import PreparedCorpus
-from xlmr_lit.sampling import AlphaBlockSampler, ShardedSequentialSampler
-from xlmr_lit.tokenizer import BOS_ID
+from xlmr_lit.sampling import AlphaBlockSampler, ShardedSequentialSampler, ShortThenFullSampler
+from xlmr_lit.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,37 @@ class TokenBlocks(Dataset):
         return sum(self.block_counts)
 
 
+class ShortThenFullBlocks(Dataset):
+    """Training blocks of the short-then-long schedule: indexed by ShortThenFullSampler's (short, epoch, position,
+    language, block); the item records which length it has (its masks are drawn from a stream of their own)."""
+
+    def __init__(self, full: TokenBlocks, short: TokenBlocks | None):
+        self.full, self.short = full, short
+
+    def __getitem__(self, index: tuple[bool, int, int, int, int]) -> dict:
+        short, *rest = index
+        return (self.short if short else self.full)[tuple(rest)] | {"short": short}
+
+    def __len__(self) -> int:
+        return len(self.full)
+
+
+def unigram_cross_entropy(train_file, valid_file, vocab_size: int, max_train_tokens: int = 20_000_000) -> float:
+    """Nats per piece of a language's maskable validation pieces under its training text's piece frequencies (add-one
+    smoothed, counted in the first `max_train_tokens`): the masked-LM loss of a model that predicts every target from
+    frequency alone, with no context."""
+    def counts(path, limit: int | None = None) -> np.ndarray:
+        n = min(_num_tokens(path), limit or _num_tokens(path))
+        tokens = np.memmap(path, dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, dtype=np.int32)
+        counted = np.bincount(tokens, minlength=vocab_size).astype(np.float64)
+        counted[[BOS_ID, PAD_ID, EOS_ID]] = 0  # never masked
+        return counted
+
+    train, valid = counts(train_file, max_train_tokens), counts(valid_file)
+    log_probs = np.log((train + 1) / (train.sum() + vocab_size))
+    return float(-(valid * log_probs).sum() / max(valid.sum(), 1))
+
+
 class MaskedLMDataModule(pl.LightningDataModule):
     """Pretraining batches: `micro_batch_size` blocks of `tokens_per_sample` tokens per device.
 
@@ -74,6 +105,8 @@ class MaskedLMDataModule(pl.LightningDataModule):
         mask_prob: float = 0.15,
         random_token_prob: float = 0.1,
         leave_unmasked_prob: float = 0.1,
+        short_tokens_per_sample: int | None = None,
+        short_steps: int = 0,
     ):
         super().__init__()
         self.corpus, self.languages = corpus, corpus.languages
@@ -82,6 +115,12 @@ class MaskedLMDataModule(pl.LightningDataModule):
         block_len = tokens_per_sample - 1
         self.train_blocks = TokenBlocks([d / "train.bin" for d in corpus.shard_dirs], block_len, keep_partial=False)
         self.valid_blocks = TokenBlocks([d / "valid.bin" for d in corpus.shard_dirs], block_len, keep_partial=True)
+        self.short_steps = short_steps if short_tokens_per_sample else 0
+        self.short_train_blocks = None
+        if self.short_steps:
+            self.short_train_blocks = TokenBlocks(
+                [d / "train.bin" for d in corpus.shard_dirs], short_tokens_per_sample - 1, keep_partial=False
+            )
         too_small = [
             f"{lang} ({_num_tokens(d / 'train.bin')} tokens)"
             for lang, d, n in zip(self.languages, corpus.shard_dirs, self.train_blocks.block_counts)
@@ -95,15 +134,23 @@ class MaskedLMDataModule(pl.LightningDataModule):
         total = sum(self.train_blocks.block_counts) if samples_per_epoch is None else samples_per_epoch
         self.samples_per_epoch = max(total // global_batch_size, 1) * global_batch_size
         self.collator = MaskedLMCollator(mask_id, seed, mask_prob, random_token_prob, leave_unmasked_prob)
-        self.train_sampler: AlphaBlockSampler | None = None
+        self.valid_collator = MaskedLMCollator(mask_id, seed, mask_prob, random_token_prob, leave_unmasked_prob,
+                                               order_gauge=True)
+        self.train_sampler: ShortThenFullSampler | None = None
 
     def _rank_world(self) -> tuple[int, int]:
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def make_train_sampler(self) -> AlphaBlockSampler:
+    def make_train_sampler(self) -> ShortThenFullSampler:
         rank, world = self._rank_world()
-        return AlphaBlockSampler(self.train_blocks.block_counts, self.alpha, self.samples_per_epoch, self.seed, rank, world)
+        full = AlphaBlockSampler(self.train_blocks.block_counts, self.alpha, self.samples_per_epoch, self.seed, rank, world)
+        if not self.short_steps:
+            return ShortThenFullSampler(full)
+        counts = self.short_train_blocks.block_counts
+        per_epoch = max(sum(counts) // self.global_batch_size, 1) * self.global_batch_size
+        short = AlphaBlockSampler(counts, self.alpha, per_epoch, self.seed, rank, world)
+        return ShortThenFullSampler(full, short, self.short_steps * self.global_batch_size)
 
     def train_dataloader(self) -> DataLoader:
         sampler = self.make_train_sampler()
@@ -119,18 +166,26 @@ class MaskedLMDataModule(pl.LightningDataModule):
             sampler.set_epoch(epoch)
             sampler.resume_from(epoch, steps_done * (self.global_batch_size // sampler.world_size))
         self.train_sampler = sampler
-        return self._loader(self.train_blocks, sampler)
+        return self._loader(ShortThenFullBlocks(self.train_blocks, self.short_train_blocks), sampler, self.collator)
 
     def val_dataloader(self) -> DataLoader:
+        """Every validation block at data.tokens_per_sample, also during the short-block steps, so that validation
+        losses compare across the switch and cover the positions downstream tasks use."""
         rank, world = self._rank_world()
-        return self._loader(self.valid_blocks, ShardedSequentialSampler(self.valid_blocks.block_counts, rank, world))
+        sampler = ShardedSequentialSampler(self.valid_blocks.block_counts, rank, world)
+        return self._loader(self.valid_blocks, sampler, self.valid_collator)
 
-    def _loader(self, dataset: TokenBlocks, sampler) -> DataLoader:
+    def valid_unigram_losses(self) -> list[float]:
+        """Per language, the validation loss of predicting from piece frequencies alone (unigram_cross_entropy)."""
+        vocab_size = self.collator.mask_id + 1
+        return [unigram_cross_entropy(d / "train.bin", d / "valid.bin", vocab_size) for d in self.corpus.shard_dirs]
+
+    def _loader(self, dataset: Dataset, sampler, collator: MaskedLMCollator) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.micro_batch_size,
             sampler=sampler,
-            collate_fn=self.collator,
+            collate_fn=collator,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=False,

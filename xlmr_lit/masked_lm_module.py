@@ -54,6 +54,7 @@ class MaskedLMLitModule(pl.LightningModule):
         report_groups: dict[str, list[str]] | None = None,
         compile: bool = False,
         valid_pieces_per_char: list[float | None] | None = None,
+        valid_unigram_losses: list[float] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -62,6 +63,7 @@ class MaskedLMLitModule(pl.LightningModule):
             self.model.compile()  # in place, so state_dict keys stay model.*
         self.languages = list(languages)
         self.val_loss = PerLanguageLoss(len(languages))
+        self.val_shuffled_loss = PerLanguageLoss(len(languages))  # the order gauge: same targets, context shuffled
         # counted on the device: a .cpu() per step would stall a GPU; read only when logged
         self.register_buffer("language_counts", torch.zeros(len(languages)), persistent=False)
         self._last_step_time: float | None = None
@@ -79,6 +81,7 @@ class MaskedLMLitModule(pl.LightningModule):
             self.log("train/tokens_per_s", tokens / (now - self._last_step_time), prog_bar=True)
         self._last_step_time = now
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        self.log("train/tokens_per_sample", float(batch["input_ids"].shape[1]))  # the block length schedule
         if self.trainer.global_step % max(self.trainer.log_every_n_steps, 1) == 0 and self.language_counts.sum() > 0:
             mix = (self.language_counts / self.language_counts.sum()).tolist()
             self.log_dict({f"train/mix_{lang}": mix[i] for i, lang in enumerate(self.languages)})
@@ -86,29 +89,40 @@ class MaskedLMLitModule(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         labels = batch["labels"]
-        logits, _ = self.model(batch["input_ids"], batch.get("attention_mask"), labels)  # (M, V) at targets
         is_target = labels.ne(IGNORE_INDEX)
-        token_losses = F.cross_entropy(logits.float(), labels[is_target], reduction="none")  # (M,)
         token_languages = batch["language"][:, None].expand_as(labels)[is_target]  # (M,)
-        self.val_loss.update(token_losses, token_languages)
+        for input_ids, metric in ((batch["input_ids"], self.val_loss),
+                                  (batch.get("shuffled_input_ids"), self.val_shuffled_loss)):
+            if input_ids is not None:
+                logits, _ = self.model(input_ids, batch.get("attention_mask"), labels)  # (M, V) at targets
+                metric.update(F.cross_entropy(logits.float(), labels[is_target], reduction="none"), token_languages)
 
     def on_validation_epoch_end(self) -> None:
         per_language = self.val_loss.compute().reshape(-1)  # torchmetrics returns one language's loss as a scalar
+        shuffled = self.val_shuffled_loss.compute().reshape(-1) if self.val_shuffled_loss.update_count else None
         self.val_loss.reset()
+        self.val_shuffled_loss.reset()
         metrics = {}
         pieces_per_char = self.hparams.valid_pieces_per_char or [None] * len(self.languages)
-        for lang, loss, ratio in zip(self.languages, per_language.tolist(), pieces_per_char):
+        unigram = self.hparams.valid_unigram_losses or [None] * len(self.languages)
+        for i, (lang, loss) in enumerate(zip(self.languages, per_language.tolist())):
             metrics[f"val/loss_{lang}"] = loss
             metrics[f"val/ppl_{lang}"] = math.exp(min(loss, 50.0))
-            if ratio is not None:  # comparable across tokenizers, whose pieces differ in length
-                metrics[f"val/loss_per_char_{lang}"] = loss * ratio
+            if pieces_per_char[i] is not None:  # comparable across tokenizers, whose pieces differ in length
+                metrics[f"val/loss_per_char_{lang}"] = loss * pieces_per_char[i]
+            if shuffled is not None:  # > 0 only for a model that uses word order, not just which pieces co-occur
+                metrics[f"val/order_gap_{lang}"] = float(shuffled[i]) - loss
+            if unigram[i] is not None:  # the loss of predicting from piece frequencies alone
+                metrics[f"val/unigram_loss_{lang}"] = unigram[i]
         for group, members in (self.hparams.report_groups or {}).items():
-            for name in ("loss", "loss_per_char"):
+            for name in ("loss", "loss_per_char", "order_gap"):
                 present = [metrics[f"val/{name}_{lang}"] for lang in members if f"val/{name}_{lang}" in metrics]
                 if present:
                     metrics[f"val/{name}_{group}"] = sum(present) / len(present)
         self.log_dict(metrics, sync_dist=False)  # already summed across ranks by the metric
         self.log("val/loss", float(per_language.mean()), prog_bar=True)  # languages weighted equally
+        if shuffled is not None:
+            self.log("val/order_gap", float((shuffled - per_language).mean()))
 
     def configure_optimizers(self):
         # no weight decay on biases and LayerNorm weights (the 1-d parameters)

@@ -131,6 +131,25 @@ def valid_unk_share(info: dict) -> float | None:
     return info["valid_unk"] / (info["valid_tokens"] - info["valid_lines"])
 
 
+def short_block_steps(cfg: DictConfig) -> int:
+    """Optimizer steps on short blocks (data.short_blocks): share_of_steps of trainer.max_steps."""
+    return round(cfg.data.short_blocks.share_of_steps * cfg.trainer.max_steps)
+
+
+ORDER_GAP_PLATEAU = 0.1  # nats
+
+
+def on_plateau(results: dict, languages: list[str]) -> str | None:
+    """A warning naming the languages whose order gauge reads below ORDER_GAP_PLATEAU, or None."""
+    flat = [f"{lang} {results[f'val/order_gap_{lang}']:.2f}" for lang in languages
+            if results.get(f"val/order_gap_{lang}", ORDER_GAP_PLATEAU) < ORDER_GAP_PLATEAU]
+    if not flat:
+        return None
+    return (f"order gap below {ORDER_GAP_PLATEAU} nat in {', '.join(flat)}: shuffling the context hardly hurts, so the "
+            f"model learned which pieces co-occur, not how they are ordered (the bag-of-words plateau). Train longer or "
+            f"on shorter blocks first (data.short_blocks); fine-tuned tasks that need word order will sit near chance")
+
+
 def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
     """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows: nats per
     masked piece (`mlm_loss`) and, where the shard counted characters, times pieces per character
@@ -139,7 +158,8 @@ def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[di
     rows = []
     for lang in languages:
         for metric, key in (("mlm_loss", f"val/loss_{lang}"), ("mlm_loss_per_char", f"val/loss_per_char_{lang}"),
-                            ("unk_share", f"val/unk_share_{lang}")):
+                            ("unk_share", f"val/unk_share_{lang}"), ("order_gap", f"val/order_gap_{lang}"),
+                            ("unigram_loss", f"val/unigram_loss_{lang}")):
             if key in results:
                 rows.append({"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid",
                              "language": lang, "metric": metric, "value": results[key], "epoch": None, **keys})
@@ -174,7 +194,12 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         mask_prob=cfg.data.mask_prob,
         random_token_prob=cfg.data.random_token_prob,
         leave_unmasked_prob=cfg.data.leave_unmasked_prob,
+        short_tokens_per_sample=cfg.data.short_blocks.tokens_per_sample,
+        short_steps=short_block_steps(cfg),
     )
+    if datamodule.short_steps:
+        log.info("blocks of %d tokens for steps 1-%d, then of %d (data.short_blocks)",
+                 cfg.data.short_blocks.tokens_per_sample, datamodule.short_steps, cfg.data.tokens_per_sample)
     log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches * accumulate)
@@ -195,6 +220,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         report_groups=OmegaConf.to_container(cfg.data.report_groups),
         compile=cfg.train.compile,
         valid_pieces_per_char=[valid_pieces_per_char(corpus.info(lang)) for lang in corpus.languages],
+        valid_unigram_losses=datamodule.valid_unigram_losses(),
     )
     if init:
         load_state_dict_checked(module.model, init[1], cfg.model.init)
@@ -234,4 +260,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         write_rows(pretraining_rows(results, corpus.languages, sweep_keys(cfg)), run_dir)
         table = format_results(results, corpus.languages, cfg.data.report_groups, str(best))
         log.info(f"{table}\n{format_outputs(run_dir)}")
+        plateau = on_plateau(results, corpus.languages)
+        if plateau:
+            log.warning(plateau)
     return results

@@ -13,7 +13,9 @@ def format_sampling_table(rows: list[dict]) -> str:
 
 def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint: str) -> str:
     """Validation loss and perplexity per language, then group averages (ppl = exp of the mean loss), and,
-    where the shards counted them, the loss per character and the share of <unk> pieces."""
+    where the shards counted them, the loss per character and the share of <unk> pieces; then the order gap (the loss
+    with each block's context shuffled minus the loss in order) and the loss of predicting from piece frequencies
+    alone (unigram)."""
 
     def mean(name: str, members: list[str]) -> float | None:
         values = [metrics[f"val/{name}_{lang}"] for lang in members if f"val/{name}_{lang}" in metrics]
@@ -24,7 +26,8 @@ def format_results(metrics: dict, languages: list[str], groups: dict, checkpoint
              for group, members in groups.items() if mean("loss", members) is not None]
     rows.append(("all", languages))
     extra = [(name, title, scale, fmt) for name, title, scale, fmt in
-             (("loss_per_char", "loss/char", 1.0, ".3f"), ("unk_share", "<unk> %", 100.0, ".1f"))
+             (("loss_per_char", "loss/char", 1.0, ".3f"), ("unk_share", "<unk> %", 100.0, ".1f"),
+              ("order_gap", "order gap", 1.0, ".3f"), ("unigram_loss", "unigram", 1.0, ".3f"))
              if mean(name, languages) is not None]
     width = max(len(name) for name, _ in rows) + 2
     header = f"{'language':<{width}}{'loss':>8}{'ppl':>12}" + "".join(f"{title:>12}" for _, title, _, _ in extra)

@@ -90,6 +90,52 @@ class AlphaBlockSampler:
             yield epoch, position, int(lang), int(block)
 
 
+class ShortThenFullSampler:
+    """A run's samples in order: the first `short_samples` (all ranks together) from `short`'s plan of short blocks,
+    the rest from `full`'s plan of full-length blocks (the short-then-long schedule of BERT, Devlin et al. 2019, App.
+    A.2). A sample's place in the run, epoch * full.samples_per_epoch + position, decides its phase, so the switch
+    falls on a step boundary and a resumed run finds it again from global_step. Lightning's epochs are `full`'s.
+    Yields (short, epoch, position, language, block), epoch and position counted within that phase's plans; with no
+    short phase the same (epoch, position, language, block) as `full` alone.
+    """
+
+    def __init__(self, full: AlphaBlockSampler, short: AlphaBlockSampler | None = None, short_samples: int = 0):
+        self.full, self.short, self.short_samples = full, short, short_samples if short is not None else 0
+        self.rank, self.world_size = full.rank, full.world_size
+        self.epoch = 0
+        self.resume_epoch, self.resume_skip = 0, 0
+        self._plans: dict[tuple[bool, int], np.ndarray] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume_from(self, epoch: int, samples_done_on_this_rank: int) -> None:
+        self.resume_epoch, self.resume_skip = epoch, samples_done_on_this_rank
+
+    def __len__(self) -> int:
+        return len(self.full)
+
+    def locate(self, sample: int) -> tuple[bool, int, int]:
+        """(short, epoch, position) of the run's `sample`-th sample."""
+        short = sample < self.short_samples
+        sampler = self.short if short else self.full
+        epoch, position = divmod(sample if short else sample - self.short_samples, sampler.samples_per_epoch)
+        return short, epoch, position
+
+    def _plan(self, short: bool, epoch: int) -> np.ndarray:
+        if (short, epoch) not in self._plans:
+            self._plans = {(short, epoch): (self.short if short else self.full).epoch_plan(epoch)}
+        return self._plans[short, epoch]
+
+    def __iter__(self) -> Iterator[tuple[bool, int, int, int, int]]:
+        epoch = self.epoch
+        start = self.resume_skip if epoch == self.resume_epoch else 0
+        for local in range(start, len(self)):
+            short, plan_epoch, position = self.locate(epoch * self.full.samples_per_epoch + local * self.world_size + self.rank)
+            lang, block = self._plan(short, plan_epoch)[position]
+            yield short, plan_epoch, position, int(lang), int(block)
+
+
 class ShardedSequentialSampler:
     """Every validation block once, in order, split across ranks: yields (0, position, language, block)."""
 

@@ -1,6 +1,6 @@
 """The comparison table printed at the end of every sweep and saved as summary.csv and summary.md in the sweep
 dir: a row per point with its overrides, validation MLM loss, perplexity and loss per
-character (high- / low-resource / all languages) and the downstream score (mean over languages, `single` selection)."""
+character and order gap (high- / low-resource / all languages) and the downstream score (mean over languages, `single` selection)."""
 
 import csv
 import math
@@ -26,7 +26,8 @@ def point_row(point: Path) -> dict:
     files = [f for f in (point / RESULTS_FILE, point / "finetune" / RESULTS_FILE) if f.is_file()]
     rows = read_rows(files)
     row = {"status": "done" if (point / "DONE").is_file() else "failed" if (point / "FAILED").is_file() else "incomplete"}
-    for metric, column in (("mlm_loss", "val_loss"), ("mlm_loss_per_char", "val_loss_per_char")):
+    for metric, column in (("mlm_loss", "val_loss"), ("mlm_loss_per_char", "val_loss_per_char"),
+                           ("order_gap", "val_order_gap")):
         losses = {r["language"]: r["value"] for r in rows if r["metric"] == metric and r["split"] == "valid"}
         for name, members in {**groups, "all": list(losses)}.items():
             values = [losses[lang] for lang in members if lang in losses]
