@@ -88,6 +88,17 @@ def test_unigram_cross_entropy_of_the_validation_pieces(tmp_path):
     assert unigram_cross_entropy(train, valid, vocab) == pytest.approx(expected)
 
 
+def test_validation_reads_at_most_valid_max_tokens_of_a_language(tmp_path):
+    from xlmr_lit.datamodule import TokenBlocks
+
+    shard = tmp_path / "valid.bin"
+    np.arange(4, 1004, dtype=np.int32).tofile(shard)  # a held-out document of 1000 pieces
+    blocks = TokenBlocks([shard], block_len=64, keep_partial=True, max_tokens=300)
+    assert blocks.block_counts == [5]
+    read = np.concatenate([blocks[(0, 0, 0, b)]["tokens"][1:] for b in range(5)])
+    assert (read == np.arange(4, 304)).all()  # the first 300 pieces, the last block cut short
+
+
 def test_without_a_short_phase_the_sampler_yields_the_alpha_samplers_blocks():
     full = AlphaBlockSampler([50, 30], 0.3, 40, seed=0, rank=1, world_size=2)
     scheduled = ShortThenFullSampler(full)

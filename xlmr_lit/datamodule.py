@@ -32,10 +32,11 @@ class TokenBlocks(Dataset):
     so each loader worker maps them itself and memory does not grow with the corpus.
     """
 
-    def __init__(self, files: list, block_len: int, keep_partial: bool):
+    def __init__(self, files: list, block_len: int, keep_partial: bool, max_tokens: int | None = None):
         self.files, self.block_len = [str(f) for f in files], block_len
-        sizes = [_num_tokens(f) for f in self.files]
+        sizes = [min(_num_tokens(f), max_tokens or _num_tokens(f)) for f in self.files]
         self.block_counts = [(-(-n // block_len) if keep_partial else n // block_len) for n in sizes]
+        self.max_tokens = max_tokens
         self._arrays: list[np.memmap] | None = None
 
     def __getitem__(self, index: tuple[int, int, int, int]) -> dict:
@@ -44,7 +45,8 @@ class TokenBlocks(Dataset):
             self._arrays = [np.memmap(f, dtype=np.int32, mode="r") for f in self.files]
         start = block * self.block_len
         tokens = np.empty(1 + self.block_len, dtype=np.int32)
-        body = self._arrays[lang][start : start + self.block_len]
+        end = min(start + self.block_len, self.max_tokens or start + self.block_len)
+        body = self._arrays[lang][start:end]
         tokens[0] = BOS_ID
         tokens[1 : 1 + len(body)] = body
         return {"tokens": tokens[: 1 + len(body)], "epoch": epoch, "position": position, "language": lang}
@@ -68,7 +70,8 @@ class ShortThenFullBlocks(Dataset):
         return len(self.full)
 
 
-def unigram_cross_entropy(train_file, valid_file, vocab_size: int, max_train_tokens: int = 20_000_000) -> float:
+def unigram_cross_entropy(train_file, valid_file, vocab_size: int, max_train_tokens: int = 20_000_000,
+                          max_valid_tokens: int | None = None) -> float:
     """Nats per piece of a language's maskable validation pieces under its training text's piece frequencies (add-one
     smoothed, counted in the first `max_train_tokens`): the masked-LM loss of a model that predicts every target from
     frequency alone, with no context."""
@@ -79,7 +82,7 @@ def unigram_cross_entropy(train_file, valid_file, vocab_size: int, max_train_tok
         counted[[BOS_ID, PAD_ID, EOS_ID]] = 0  # never masked
         return counted
 
-    train, valid = counts(train_file, max_train_tokens), counts(valid_file)
+    train, valid = counts(train_file, max_train_tokens), counts(valid_file, max_valid_tokens)
     log_probs = np.log((train + 1) / (train.sum() + vocab_size))
     return float(-(valid * log_probs).sum() / max(valid.sum(), 1))
 
@@ -107,6 +110,7 @@ class MaskedLMDataModule(pl.LightningDataModule):
         leave_unmasked_prob: float = 0.1,
         short_tokens_per_sample: int | None = None,
         short_steps: int = 0,
+        valid_max_tokens: int | None = None,
     ):
         super().__init__()
         self.corpus, self.languages = corpus, corpus.languages
@@ -114,7 +118,11 @@ class MaskedLMDataModule(pl.LightningDataModule):
         self.alpha, self.seed, self.num_workers = alpha, seed, num_workers
         block_len = tokens_per_sample - 1
         self.train_blocks = TokenBlocks([d / "train.bin" for d in corpus.shard_dirs], block_len, keep_partial=False)
-        self.valid_blocks = TokenBlocks([d / "valid.bin" for d in corpus.shard_dirs], block_len, keep_partial=True)
+        # prepare holds out whole documents until a language has valid_max_tokens; a long one (a man page) can go far
+        # past it, so validation reads only the first valid_max_tokens of each language
+        self.valid_max_tokens = valid_max_tokens
+        self.valid_blocks = TokenBlocks([d / "valid.bin" for d in corpus.shard_dirs], block_len, keep_partial=True,
+                                        max_tokens=valid_max_tokens)
         self.short_steps = short_steps if short_tokens_per_sample else 0
         self.short_train_blocks = None
         if self.short_steps:
@@ -178,7 +186,8 @@ class MaskedLMDataModule(pl.LightningDataModule):
     def valid_unigram_losses(self) -> list[float]:
         """Per language, the validation loss of predicting from piece frequencies alone (unigram_cross_entropy)."""
         vocab_size = self.collator.mask_id + 1
-        return [unigram_cross_entropy(d / "train.bin", d / "valid.bin", vocab_size) for d in self.corpus.shard_dirs]
+        return [unigram_cross_entropy(d / "train.bin", d / "valid.bin", vocab_size, max_valid_tokens=self.valid_max_tokens)
+                for d in self.corpus.shard_dirs]
 
     def _loader(self, dataset: Dataset, sampler, collator: MaskedLMCollator) -> DataLoader:
         return DataLoader(

@@ -196,6 +196,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         leave_unmasked_prob=cfg.data.leave_unmasked_prob,
         short_tokens_per_sample=cfg.data.short_blocks.tokens_per_sample,
         short_steps=short_block_steps(cfg),
+        valid_max_tokens=cfg.data.valid_max_tokens,
     )
     if datamodule.short_steps:
         log.info("blocks of %d tokens for steps 1-%d, then of %d (data.short_blocks)",
