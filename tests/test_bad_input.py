@@ -159,11 +159,9 @@ def report_counts():
     print(f"\nbad inputs tried: {tried['cases']}, clear errors: {tried['clear']}")
 
 
-@pytest.fixture(scope="module")
-def init_ckpt(tmp_path_factory) -> Path:
-    """A tiny xlmr-lit Lightning checkpoint in a run directory, with its tokenizer."""
-    run = tmp_path_factory.mktemp("init_run")
-    (run / "checkpoints").mkdir()
+def tiny_lightning_checkpoint(run: Path) -> Path:
+    """A tiny xlmr-lit Lightning checkpoint in the run directory `run`, with its tokenizer."""
+    (run / "checkpoints").mkdir(parents=True)
     (run / "tokenizer").mkdir()
     spm = spm_from_sentences(run / "tokenizer", SENTENCES, VOCAB)
     model = XLMRForMaskedLM(CONFIG)
@@ -171,6 +169,11 @@ def init_ckpt(tmp_path_factory) -> Path:
                 "hyper_parameters": {"model_config": dataclasses.asdict(CONFIG), "tokenizer_path": str(spm)}},
                run / "checkpoints" / "best.ckpt")
     return run / "checkpoints" / "best.ckpt"
+
+
+@pytest.fixture(scope="module")
+def init_ckpt(tmp_path_factory) -> Path:
+    return tiny_lightning_checkpoint(tmp_path_factory.mktemp("init_run"))
 
 
 @pytest.fixture(scope="module")

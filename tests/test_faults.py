@@ -310,3 +310,56 @@ def test_checkpoints_can_be_kept_every_n_steps(make_cfg, tmp_path):
     kept = sorted(p.name for p in (run_dir / "checkpoints").glob("step=*.ckpt"))
     assert kept == ["step=000002.ckpt", "step=000004.ckpt", "step=000006.ckpt"]
     assert [torch.load(run_dir / "checkpoints" / name, weights_only=True)["global_step"] for name in kept] == [2, 4, 6]
+
+
+# ----------------------------------------------------------------------------------------------
+# SIGTERM (preemption, `timeout`, scancel): exit 143, on_exception.ckpt, neither DONE nor FAILED
+
+
+def terminate_when_paused(proc: subprocess.Popen, cwd: Path, timeout: int = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while not (cwd / "paused").is_file():
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "the run never reached its pause"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    (cwd / "paused").unlink()
+    return out
+
+
+def test_sigterm_during_pretraining_exits_143_with_an_exception_checkpoint_and_no_done(cli_env, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["train.global_batch_size=4", "trainer.max_steps=20", f"hydra.run.dir={run_dir}"]  # a step per micro-batch
+    proc = xlmr_train(args, cli_env, tmp_path, pause_at=4)  # step 5 runs, then the run stops (validation: 3, 6)
+    out = terminate_when_paused(proc, tmp_path)
+    assert proc.returncode == 143, out[-3000:]
+    assert "stopped by SIGTERM (exit 143); resume with: xlmr-train" in out
+    assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 5
+    assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()
+
+
+def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_failed(cli_env, tmp_path):
+    sweep = ["-m", "data.alpha=0.3,1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweep.subdir=a${data.alpha}",
+             "train.global_batch_size=4", "trainer.max_steps=20"]
+    proc = xlmr_train(sweep, cli_env, tmp_path, pause_at=4)
+    out = terminate_when_paused(proc, tmp_path)
+    assert proc.returncode == 143 and "stopped by SIGTERM (exit 143, the sweep stops here)" in out, out[-3000:]
+    assert [p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()] == ["a0.3"]  # the second point never started
+    point = tmp_path / "sweep" / "a0.3"
+    assert (point / "checkpoints" / "on_exception.ckpt").is_file()
+    assert not any((point / marker).exists() for marker in ("DONE", "FAILED", "REFUSED"))
+
+
+def test_sigterm_during_finetuning_exits_143_with_an_exception_checkpoint(cli_env, tmp_path):
+    from test_bad_input import CONFIG, tiny_lightning_checkpoint
+
+    init = tiny_lightning_checkpoint(tmp_path / "init")
+    run_dir = tmp_path / "run"
+    ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.batch_size=4", "task.max_length=64", f"model.init={init}",
+          f"model.vocab_size={CONFIG.vocab_size}", f"model.hidden_size={CONFIG.hidden_size}", f"hydra.run.dir={run_dir}"]
+    proc = xlmr_train(ft, cli_env, tmp_path, pause_at=2)
+    out = terminate_when_paused(proc, tmp_path)
+    assert proc.returncode == 143 and "stopped by SIGTERM (exit 143)" in out, out[-3000:]
+    assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 3
+    assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()

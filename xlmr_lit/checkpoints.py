@@ -148,7 +148,8 @@ def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None
 
 class PauseAtStep(Callback):
     """Fault injection for tests: with XLMR_LIT_PAUSE_AT_STEP=N, once step N is done (logged, validated, checkpointed),
-    touches XLMR_LIT_PAUSE_FILE and sleeps, so a test can kill the process at a known point."""
+    touches XLMR_LIT_PAUSE_FILE and sleeps until killed or sent SIGTERM, so a test can stop the process at a known
+    point."""
 
     def __init__(self, step: int, pause_file: Path):
         self.step, self.pause_file = step, pause_file
@@ -156,8 +157,8 @@ class PauseAtStep(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
             self.pause_file.write_text(str(os.getpid()))
-            while True:
-                time.sleep(1)
+            while not trainer.received_sigterm:
+                time.sleep(0.1)
 
 
 def fault_injection_callbacks() -> list[Callback]:

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import shlex
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xlmr_lit import sweep_report
 from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
@@ -31,6 +33,7 @@ from xlmr_lit.threads import configure_threads
 
 log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+SIGTERM_EXIT = 128 + signal.SIGTERM  # 143, the shell's and SLURM's convention for a job ended by SIGTERM
 
 
 def safe_dirname(overrides: str, limit: int = 120) -> str:
@@ -96,7 +99,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
     log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     try:
         results = train(cfg)
-    except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into SystemExit) or SIGTERM
+    except SIGTERMException:  # preemption, `timeout`, scancel: exit 143 so that the scheduler requeues, not DONE
+        log.error(f"stopped by SIGTERM (exit {SIGTERM_EXIT}{', the sweep stops here' if multirun else ''}); "
+                  f"resume with: {resume}")
+        finish_wandb_run(exit_code=SIGTERM_EXIT)
+        sys.exit(SIGTERM_EXIT)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into SystemExit(1))
         log.error(f"interrupted; resume with: {resume}")
         raise
     except Exception:
