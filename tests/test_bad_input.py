@@ -68,6 +68,9 @@ CONFIG_CASES = [
     ("pretrain", {"data.random_token_prob": 1.2}, "data.random_token_prob=1.2: expected a number in [0, 1]"),
     ("pretrain", {"optim.lr": -1}, "optim.lr=-1: expected a number > 0"),
     ("pretrain", {"optim.lr": "abc"}, "optim.lr='abc': expected a number > 0"),
+    ("pretrain", {"optim.lr": float("inf")}, "optim.lr=inf: expected a finite number > 0"),
+    ("pretrain", {"optim.lr": float("nan")}, "optim.lr=nan: expected a finite number > 0"),
+    ("pretrain", {"data.alpha": float("inf")}, "data.alpha=inf: expected a finite number >= 0"),
     ("pretrain", {"trainer.max_steps": "abc"}, "trainer.max_steps='abc': expected an integer >= 1"),
     ("pretrain", {"trainer.max_steps": 0}, "trainer.max_steps=0: expected an integer >= 1"),
     ("pretrain", {"seed": "abc"}, "seed='abc': expected an integer >= 0"),
@@ -128,6 +131,7 @@ CONFIG_CASES = [
     ("xnli", {"task.setting": "translate"}, "task.setting='translate': expected one of cross_lingual_transfer"),
     ("xnli", {"task.train_language": "../en"}, "task.train_language='../en': expected a language code"),
     ("xnli", {"task.lr": 0}, "task.lr=0: expected a number > 0"),
+    ("xnli", {"task.lr": float("inf")}, "task.lr=inf: expected a finite number > 0"),
     ("xnli", {"task.batch_size": 0}, "task.batch_size=0: expected an integer >= 1"),
     ("xnli", {"task.epochs": 0}, "task.epochs=0: expected an integer >= 1"),
     ("xnli", {"task.warmup_ratio": 1.5}, "task.warmup_ratio=1.5: expected a number in [0, 1]"),
@@ -254,6 +258,29 @@ def test_corpus_dir_files_are_checked_before_preparation(base_configs, tmp_path)
 def test_mistyped_key_gets_did_you_mean(args, expected):
     message = expect_error(lambda: check_override_keys(args, CONF_DIR), ConfigError, expected)
     assert f"+{args[-1]}" in message  # how to add a key on purpose
+
+
+GROUPS = ("task", "data", "model", "trainer", "logger", "callbacks", "scale", "experiment", "debug")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_an_unknown_option_of_any_group_is_an_error_listing_the_options(group):
+    from hydra.errors import MissingConfigException
+
+    options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    message = expect_error(lambda: compose_train([f"{group}=nope"]), MissingConfigException,
+                           f"Could not find '{group}/nope'", f"Available options in '{group}'")
+    assert all(f"\t{option}\n" in message for option in options)
+
+
+def compose_train(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def test_no_scale_experiment_or_debug_is_still_the_default():
+    cfg = compose_train([])
+    assert cfg.scale_name is None and "fast_dev_run" not in cfg.trainer and cfg.model.hidden_size == 128
 
 
 def test_known_keys_groups_additions_and_sweeps_pass_the_key_check():
@@ -424,6 +451,7 @@ TRAIN_CASES = [
     (["data.alpha=abc"], "data.alpha='abc': expected a number >= 0"),
     (["trainer.max_step=10"], "did you mean trainer.max_steps?"),
     (["data.languages=xnli8", "data.mask_prob=1.5"], "data.languages='xnli8' is not a language set"),
+    (["scale=big"], "Could not find 'scale/big'\n\nAvailable options in 'scale':\n\tmini\n\tpaper\n\tsmall\n\ttiny"),
 ]
 
 

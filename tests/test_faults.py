@@ -363,3 +363,53 @@ def test_sigterm_during_finetuning_exits_143_with_an_exception_checkpoint(cli_en
     assert proc.returncode == 143 and "stopped by SIGTERM (exit 143)" in out, out[-3000:]
     assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 3
     assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# a diverged run stops with an error naming the step; its last finite checkpoints are kept
+
+
+class PoisonWeights(Callback):
+    """NaN in one weight once step `at` is done (after its validation with `before_validation=False`)."""
+
+    def __init__(self, at: int, before_validation: bool = False):
+        self.at, self.before_validation = at, before_validation
+
+    def poison(self, pl_module):
+        with torch.no_grad():
+            next(pl_module.parameters()).fill_(float("nan"))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.before_validation and trainer.global_step == self.at:
+            self.poison(pl_module)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if not self.before_validation and trainer.global_step == self.at:
+            self.poison(pl_module)
+
+
+def finite_checkpoint(path: Path) -> int:
+    checkpoint = torch.load(path, weights_only=True)
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values() if v.is_floating_point())
+    return checkpoint["global_step"]
+
+
+def test_a_diverged_run_stops_naming_the_step_and_keeps_its_finite_checkpoints(make_cfg, tmp_path):
+    from xlmr_lit.checkpoints import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError, match=r"the training loss is nan at step [1-6]; stopped there"):
+        train(make_cfg("optim.lr=1e6", run_dir=tmp_path / "lr"))  # as given on the command line
+    run_dir = tmp_path / "train"
+    with pytest.raises(NonFiniteLossError, match="the training loss is nan at step 5; stopped there, keeping "
+                                                 "last.ckpt and best.ckpt from before it"):
+        train(make_cfg(run_dir=run_dir), callbacks=[PoisonWeights(at=4)])
+    checkpoints = run_dir / "checkpoints"
+    assert finite_checkpoint(checkpoints / "last.ckpt") == 3 and finite_checkpoint(checkpoints / "best.ckpt") == 3
+    assert not (checkpoints / "on_exception.ckpt").exists()
+
+    run_dir = tmp_path / "valid"
+    with pytest.raises(NonFiniteLossError, match="the validation val/loss is nan at step 6"):
+        train(make_cfg(run_dir=run_dir), callbacks=[PoisonWeights(at=6, before_validation=True)])
+    checkpoints = run_dir / "checkpoints"
+    assert finite_checkpoint(checkpoints / "last.ckpt") == 3 and finite_checkpoint(checkpoints / "best.ckpt") == 3
+    assert not (checkpoints / "on_exception.ckpt").exists()

@@ -8,6 +8,7 @@ problems are reported at once, each naming the key, the value given and what is 
 
 import codecs
 import difflib
+import math
 import re
 from pathlib import Path
 
@@ -63,6 +64,9 @@ class _Problems:
                high_open: bool = False):
         value = self.value(key)
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            self.bad(key, value, "a finite number" + _interval_text(low, high, low_open, high_open))
+            return None
         if ok:
             ok = (low is None or (value > low if low_open else value >= low)) and (
                 high is None or (value < high if high_open else value <= high))

@@ -14,6 +14,7 @@ from xlmr_lit.checkpoints import (
     CheckpointOnException,
     GlobalRNGState,
     LastCheckpoint,
+    StopOnNonFiniteLoss,
     checkpoint_step,
     fault_injection_callbacks,
     resume_checkpoint,
@@ -211,7 +212,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
         logger=build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
-        callbacks=[checkpointing, last, CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
+        callbacks=[StopOnNonFiniteLoss("val/loss", checkpoint_dir), checkpointing, last,
+                   CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
                    *fault_injection_callbacks(),
                    *run_callbacks(cfg, "val/loss", "min", cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
         plugins=[AtomicCheckpointIO()],
