@@ -560,3 +560,26 @@ def test_prepare_killed_with_sigkill_leaves_no_workers_or_scratch_and_the_rerun_
     clean_cache = tmp_path / "clean"
     subprocess.run([sys.executable, "-c", script, str(clean_cache), corpus], env=env, check=True, capture_output=True)
     assert shard_files(killed_cache) == shard_files(clean_cache)  # same names (cache keys) and bytes
+
+
+# ----------------------------------------------------------------------------------------------
+# tokenizer sampling: absurd lines and a byte cap
+
+
+def test_tokenizer_sampling_refuses_a_file_of_one_huge_line_and_caps_its_bytes(tmp_path, caplog):
+    from xlmr_lit.prepare import prepare_tokenizer, sample_lines
+
+    huge = write(tmp_path / "fr.txt", "mot " * 500_000)  # 2 MB, no newline
+    expect_error(lambda: sample_lines(huge, 100_000, 0, True), CorpusError,
+                 f"{huge}, line 1: 2000000 bytes in one line", "split the text into lines")
+    other = write(tmp_path / "en.txt", "a short line\n")
+    expect_error(lambda: prepare_tokenizer({"en": other, "fr": huge}, tmp_path / "cache", 100, 100_000, 1.0, 0.3, 0,
+                                           1), CorpusError, f"{huge}, line 1")
+    assert not list((tmp_path / "cache").rglob("sample.txt"))
+
+    mixed = write(tmp_path / "de.txt", "kurz\n" + "lang " * 2000 + "\nnoch eine Zeile\n")
+    lines, note = sample_lines(mixed, 10, 0, True)
+    assert sorted(set(lines)) == ["kurz", "noch eine Zeile"] and len(lines) == 10
+    assert f"{mixed}: 1 line(s) longer than 4192 bytes (first: line 2, 10001 bytes)" in note
+    lines, _ = sample_lines(other, 100_000, 0, True, max_bytes=1000)  # a short file repeated: bytes, not lines, stop it
+    assert 0 < sum(len(line) + 1 for line in lines) <= 1000
