@@ -99,6 +99,10 @@ CONFIG_CASES = [
     ("pretrain", {"train.checkpoint_every_n_steps": 0}, "train.checkpoint_every_n_steps=0: expected"),
     ("pretrain", {"train.compile": "yes"}, "train.compile='yes': expected true or false"),
     ("pretrain", {"trainer.num_nodes": 0}, "trainer.num_nodes=0: expected an integer >= 1"),
+    ("pretrain", {"trainer.max_epochs": 0}, "trainer.max_epochs=0: expected -1 (trainer.max_steps ends the run) or "
+                                            "an integer >= 1; 0 trains nothing"),
+    ("xnli", {"trainer.max_epochs": 0}, "trainer.max_epochs=0: expected -1"),
+    ("pretrain", {"trainer.limit_train_batches": 0}, "trainer.limit_train_batches=0: expected a number of batches"),
     ("pretrain", {"trainer.devices": 0}, "trainer.devices=0: expected a number of devices >= 1"),
     ("pretrain", {"trainer.log_every_n_steps": 0}, "trainer.log_every_n_steps=0: expected an integer >= 1"),
     ("pretrain", {"trainer.gradient_clip_val": -1}, "trainer.gradient_clip_val=-1: expected a number >= 0"),
@@ -229,8 +233,14 @@ def test_a_resume_checkpoint_that_does_not_load_is_refused_up_front(base_configs
 def test_bad_config_value_is_named_with_what_is_allowed(base_configs, base, updates, expected):
     cfg = copy.deepcopy(base_configs[base])
     for key, value in updates.items():
-        OmegaConf.update(cfg, key, value)
+        OmegaConf.update(cfg, key, value, force_add=True)
     expect_error(lambda: check_config(cfg), ConfigError, expected)
+
+
+def test_settings_that_train_nothing_pass_when_nothing_is_to_be_trained(base_configs):
+    cfg = copy.deepcopy(base_configs["xnli"])
+    cfg.task.train, cfg.trainer.max_epochs = False, 0
+    check_config(cfg)
 
 
 def test_all_problems_are_listed_at_once(base_configs):

@@ -226,7 +226,14 @@ def _check_optim_train_trainer(p: _Problems) -> None:
     if ckpt_path is not None and not isinstance(ckpt_path, str):
         p.bad("train.ckpt_path", ckpt_path, "auto, null or a checkpoint path")
     p.integer("trainer.max_steps", minimum=1)
-    p.integer("trainer.max_epochs", minimum=-1)
+    max_epochs = p.integer("trainer.max_epochs", minimum=-1)
+    trains = p.cfg.task.get("name") == "pretrain" or p.cfg.task.get("train", True) is not False
+    if max_epochs == 0 and trains:
+        p.bad("trainer.max_epochs", 0, "-1 (trainer.max_steps ends the run) or an integer >= 1; 0 trains nothing "
+              "(task.train=false scores model.init without training)")
+    if "limit_train_batches" in p.cfg.trainer and p.value("trainer.limit_train_batches") in (0, 0.0) and trains:
+        p.bad("trainer.limit_train_batches", p.value("trainer.limit_train_batches"),
+              "a number of batches >= 1 or a fraction in (0, 1]; 0 trains nothing")
     p.integer("trainer.num_nodes", minimum=1)
     p.integer("trainer.log_every_n_steps", minimum=1)
     p.integer("trainer.num_sanity_val_steps", minimum=-1)
