@@ -79,6 +79,8 @@ CONFIG_CASES = [
     ("pretrain", {"tokenizer.model_type": "wordpiece"}, "tokenizer.model_type='wordpiece': expected one of unigram, bpe"),
     ("pretrain", {"tokenizer.character_coverage": 2}, "tokenizer.character_coverage=2: expected a number in (0, 1]"),
     ("pretrain", {"tokenizer.sample_lines": 0}, "tokenizer.sample_lines=0: expected an integer >= 1"),
+    ("pretrain", {"tokenizer.vocab_size": 4000}, "tokenizer.vocab_size=4000: expected model.vocab_size=1000, as the "
+                                                 "embedding has a row per entry: set model.vocab_size=4000 instead"),
     ("pretrain", {"model.vocab_size": 0}, "model.vocab_size=0: expected an integer >= 8"),
     ("pretrain", {"model.vocab_size": "big"}, "model.vocab_size='big': expected an integer >= 8"),
     ("pretrain", {"model.hidden_size": 33}, "model.hidden_size=33: expected a multiple of model.num_attention_heads=2"),
@@ -257,6 +259,12 @@ def test_corpus_dir_files_are_checked_before_preparation(base_configs, tmp_path)
     (tmp_path / "fr.txt").write_text("bonjour\n")
     expect_error(lambda: check_config(cfg), ConfigError, f"{tmp_path / 'en.txt.gz'}: not a gz file",
                  "missing: ['sw']", "data.skip_missing_languages=true")
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    cfg.tokenizer.spm_path = str(spm_from_sentences(tmp_path, SENTENCES, VOCAB))
+    expect_error(lambda: check_config(cfg), ConfigError, f"model.vocab_size=1000: expected {VOCAB}, the vocabulary of "
+                 f"tokenizer.spm_path='{cfg.tokenizer.spm_path}' ({VOCAB - 2} pieces + 2)")
+    cfg.model.vocab_size = VOCAB
+    check_config(cfg)
     garbage = tmp_path / "garbage.model"
     garbage.write_bytes(b"not a sentencepiece model")
     cfg = copy.deepcopy(base_configs["pretrain"])

@@ -314,17 +314,27 @@ def _check_corpus_files(p: _Problems, corpus_dir: Path, languages: list[str], sk
 
 def _check_tokenizer(p: _Problems) -> None:
     p.choice("tokenizer.model_type", ("unigram", "bpe"))
-    p.integer("tokenizer.vocab_size", minimum=8)
+    vocab_size = p.integer("tokenizer.vocab_size", minimum=8)
     p.integer("tokenizer.sample_lines", minimum=1)
     p.number("tokenizer.character_coverage", 0, 1, low_open=True)
     spm_path = p.existing("tokenizer.spm_path", "file")
+    model_vocab_size = p.value("model.vocab_size")
+    if p.value("model.init"):  # its tokenizer and embedding come with it
+        return
     if spm_path is not None:
         import sentencepiece
 
         try:
-            sentencepiece.SentencePieceProcessor(model_file=str(spm_path))
+            pieces = len(sentencepiece.SentencePieceProcessor(model_file=str(spm_path)))
         except Exception:
             p.bad("tokenizer.spm_path", str(spm_path), "a SentencePiece model file (this one does not parse)")
+            return
+        if model_vocab_size != pieces + 2:
+            p.bad("model.vocab_size", model_vocab_size, f"{pieces + 2}, the vocabulary of tokenizer.spm_path={str(spm_path)!r} "
+                  f"({pieces} pieces + 2): the embedding has a row per entry")
+    elif vocab_size is not None and vocab_size != model_vocab_size:
+        p.bad("tokenizer.vocab_size", vocab_size, f"model.vocab_size={model_vocab_size}, as the embedding has a row per "
+              f"entry: set model.vocab_size={vocab_size} instead (tokenizer.vocab_size follows it)")
 
 
 def _check_task(p: _Problems, prefix: str) -> None:
