@@ -413,3 +413,34 @@ def test_a_diverged_run_stops_naming_the_step_and_keeps_its_finite_checkpoints(m
     checkpoints = run_dir / "checkpoints"
     assert finite_checkpoint(checkpoints / "last.ckpt") == 3 and finite_checkpoint(checkpoints / "best.ckpt") == 3
     assert not (checkpoints / "on_exception.ckpt").exists()
+
+
+def test_rerun_into_a_killed_run_with_other_settings_is_refused_before_anything_is_touched(cli_env, tmp_path):
+    run_dir = tmp_path / "run"
+    kill_when_paused(xlmr_train(["model.hidden_size=64", f"hydra.run.dir={run_dir}"], cli_env, tmp_path, pause_at=4),
+                     tmp_path)
+    paths = ["config_resolved.yaml", "csv/metrics.csv", "checkpoints/last.ckpt", "STARTED",
+             *(f".hydra/{n}" for n in ("config.yaml", "hydra.yaml", "overrides.yaml"))]
+    kept = {path: (run_dir / path).read_bytes() for path in paths}
+    rerun = xlmr_train([f"hydra.run.dir={run_dir}"], cli_env, tmp_path)  # the default hidden_size=32
+    out, _ = rerun.communicate(timeout=120)
+    assert rerun.returncode == 1 and "holds an unfinished run (checkpoints/ to resume from) with other settings" in out
+    assert "model.hidden_size: 64 -> 32" in out and "resume it with its own settings, or give it its own" in out
+    assert {path: (run_dir / path).read_bytes() for path in paths} == kept
+    assert not list(run_dir.glob("config_resolved.*.yaml"))
+
+
+def test_an_unfinished_run_without_a_started_marker_is_compared_through_its_config(make_cfg, tmp_path):
+    from omegaconf import OmegaConf
+
+    from xlmr_lit.pipeline import differing_settings, unfinished_run
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(make_cfg("model.hidden_size=64", run_dir=run_dir),
+                                                                    resolve=True))
+    assert unfinished_run(run_dir) is None  # nothing to resume from: nothing to protect
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert differing_settings(unfinished_run(run_dir), make_cfg(run_dir=run_dir)) == ["model.hidden_size: 64 -> 32"]
+    (run_dir / "DONE").write_text("{}")
+    assert unfinished_run(run_dir) is None  # complete: compared through DONE

@@ -25,8 +25,10 @@ from xlmr_lit.pipeline import (
     differing_settings,
     mark_done,
     mark_failed,
+    mark_started,
     pretrain_then_finetune,
     restore_hydra_files,
+    unfinished_run,
 )
 from xlmr_lit.quiet import silence_noise
 from xlmr_lit.threads import configure_threads
@@ -83,14 +85,22 @@ def hydra_main(cfg: DictConfig) -> float | None:
             (run_dir / REFUSED_FILE).unlink(missing_ok=True)
             log.info(f"{run_dir} is complete (DONE exists): skipping")
             return None
-        message = (f"{run_dir} holds a complete run with other settings, kept as it is; this one differs in\n  "
-                   + "\n  ".join(differ[:20]) + ("\n  ..." if len(differ) > 20 else "")
-                   + "\ngive it its own directory (hydra.run.dir=..., or hydra.sweep.dir=... for a sweep)")
+        return refuse(run_dir, "a complete run", differ, multirun)
+    try:
+        check_config(cfg)
+    except ConfigError as err:
         if not multirun:
-            raise ConfigError(message)
-        (run_dir / REFUSED_FILE).write_text(message + "\n")
-        log.error(f"this sweep point is refused; the sweep goes on: {message}")
+            raise
+        log.error(f"this sweep point cannot run; the sweep goes on (details in {mark_failed(run_dir, str(err))}): {err}")
         return None
+    unfinished = unfinished_run(run_dir) if cfg.train.ckpt_path == "auto" else None
+    if unfinished is not None:
+        restore_hydra_files(run_dir, unfinished)
+        if differ := differing_settings(unfinished, cfg):
+            return refuse(run_dir, "an unfinished run (checkpoints/ to resume from)", differ, multirun,
+                          "resume it with its own settings, or ")
+    (run_dir / REFUSED_FILE).unlink(missing_ok=True)
+    mark_started(run_dir, cfg)
     silence_noise()
     resume = resume_command(run_dir, multirun)
     log.info(f"if interrupted, the same command resumes this run: {resume}")
@@ -117,6 +127,17 @@ def hydra_main(cfg: DictConfig) -> float | None:
     finish_wandb_run(exit_code=0)
     mark_done(run_dir, cfg)
     return sweep_objective(results)
+
+
+def refuse(run_dir: Path, what: str, differ: list[str], multirun: bool, advice: str = "") -> None:
+    """A run dir holding `what` with other settings is kept as it is: an error, or in a sweep a REFUSED point."""
+    message = (f"{run_dir} holds {what} with other settings, kept as it is; this one differs in\n  "
+               + "\n  ".join(differ[:20]) + ("\n  ..." if len(differ) > 20 else "")
+               + f"\n{advice}give it its own directory (hydra.run.dir=..., or hydra.sweep.dir=... for a sweep)")
+    if not multirun:
+        raise ConfigError(message)
+    (run_dir / REFUSED_FILE).write_text(message + "\n")
+    log.error(f"this sweep point is refused; the sweep goes on: {message}")
 
 
 def resume_command(run_dir: Path, multirun: bool) -> str:
