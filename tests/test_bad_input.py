@@ -601,3 +601,74 @@ def test_tokenizer_sampling_refuses_a_file_of_one_huge_line_and_caps_its_bytes(t
     assert f"{mixed}: 1 line(s) longer than 4192 bytes (first: line 2, 10001 bytes)" in note
     lines, _ = sample_lines(other, 100_000, 0, True, max_bytes=1000)  # a short file repeated: bytes, not lines, stop it
     assert 0 < sum(len(line) + 1 for line in lines) <= 1000
+
+
+# ----------------------------------------------------------------------------------------------
+# scores nobody should trust: refused, or warned about, naming what is off
+
+
+STSB_HEADER = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+
+
+@pytest.mark.parametrize("score", ["nan", "37.5", "-1"])
+def test_an_stsb_score_outside_0_to_5_is_named(tmp_path, score):
+    path = write(tmp_path / "dev.tsv", STSB_HEADER + "0\tg\tf\t2012\t0\ts\ts\tA man.\tA dog.\t2.5\n"
+                                                    f"1\tg\tf\t2012\t1\ts\ts\tA cat.\tA car.\t{score}\n")
+    expect_error(lambda: read_glue_tsv(path, "stsb"), DataFormatError,
+                 f"{path}, line 3: expected a float score from 0 to 5, found '{score}'")
+
+
+def test_a_translate_test_file_with_another_row_count_than_the_test_set_is_refused(make_cfg, tmp_path):
+    from test_task_xnli import write_translate_test, write_xtreme, xnli_cfg
+    from xlmr_lit.tasks import xnli
+
+    data = write_translate_test(write_xtreme(tmp_path / "data", languages=["en"]), ["fr"])
+    translated = data / "translate-test" / "test-fr-en-translated.tsv"
+    translated.write_text("".join(translated.read_text().splitlines(keepends=True)[:4]))
+    cfg = xnli_cfg(make_cfg, f"task.data_dir={data}", "task.setting=translate_test").task
+    expect_error(lambda: xnli.load_splits(cfg, ["en", "fr"], 1), ValueError,
+                 f"{translated}: 4 examples, where the English test set has 6")
+
+
+def test_conll_files_without_blank_lines_or_in_utf16_are_named(tmp_path):
+    panx = write(tmp_path / "dev-fr.tsv", "".join(f"fr:mot{i}\tO\n" for i in range(1500)))
+    expect_error(lambda: read_conll(panx, scheme="iob2"), DataFormatError,
+                 f"{panx}, line 1: 1500 tokens without a blank line between them, read as one sentence")
+    utf16 = write(tmp_path / "eng.testa", "EU NNP B-ORG\n\n", encoding="utf-16")
+    expect_error(lambda: read_conll(utf16, scheme="iob1"), DataFormatError, f"{utf16}, line 1: UTF-16 text",
+                 "iconv -f utf-16 -t utf-8")
+    latin1 = write(tmp_path / "dev-de.tsv", "K\u00f6ln\tist\tentailment\n", encoding="latin-1")
+    message = expect_error(lambda: read_xnli_tsv(latin1), UnicodeDecodeError, f"{latin1}, line 1: not utf-8 text",
+                           "iconv -f latin1 -t utf-8")
+    assert "task.encoding" not in message and "CoNLL" not in message  # XNLI has no such option
+
+
+def test_a_language_with_two_corpus_files_is_refused(base_configs, tmp_path):
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    cfg.data.corpus_dir = str(tmp_path)
+    for lang in ("en", "sw"):
+        write(tmp_path / f"{lang}.txt", "text\n")
+    write(tmp_path / "fr.txt", "bonjour\n")
+    (tmp_path / "fr.txt.gz").write_bytes(gzip.compress(b"salut\n"))
+    expect_error(lambda: check_config(cfg), ConfigError, f"{tmp_path} has fr.txt and fr.txt.gz: one file per language")
+
+
+def test_report_groups_naming_untrained_languages_are_warned_about():
+    from xlmr_lit.config_checks import untrained_report_groups
+
+    assert untrained_report_groups({"high": ["en", "fr"], "low": ["sw", "ur"], "x": ["de"]}, ["en", "fr", "sw"]) == [
+        "data.report_groups.low names ['ur'], not trained in this run (languages: en fr sw); its average is over "
+        "['sw'] only",
+        "data.report_groups.x names ['de'], not trained in this run (languages: en fr sw); it is left out of the "
+        "results table"]
+
+
+def test_plotting_a_sweep_figure_from_runs_outside_its_sweep_is_an_error(tmp_path):
+    run = tmp_path / "xnli_run"
+    run.mkdir()
+    write(run / "results.jsonl", json.dumps({"task": "xnli", "setting": "cross_lingual_transfer", "selection": "single",
+                                             "split": "test", "language": "en", "metric": "accuracy", "value": 0.5,
+                                             "epoch": 0}) + "\n")
+    expect_error(lambda: plot.main(["fig5_alpha", "--runs", str(run), "--out", str(tmp_path / "fig")]), SystemExit,
+                 "fig5_alpha: no result row has override.data.alpha, the setting its sweep varies")
+    assert not list(tmp_path.glob("fig*"))

@@ -292,7 +292,11 @@ def _check_corpus_files(p: _Problems, corpus_dir: Path, languages: list[str], sk
     """Each language's file exists (unless data.skip_missing_languages) and a .gz / .xz one starts like one."""
     missing = []
     for lang in languages:
-        path = next((corpus_dir / f"{lang}{s}" for s in SUFFIXES if (corpus_dir / f"{lang}{s}").is_file()), None)
+        paths = [corpus_dir / f"{lang}{s}" for s in SUFFIXES if (corpus_dir / f"{lang}{s}").is_file()]
+        if len(paths) > 1:
+            p.lines.append(f"{corpus_dir} has {' and '.join(path.name for path in paths)}: one file per language, "
+                           f"so which is the {lang} text? Move the other away")
+        path = paths[0] if paths else None
         if path is None:
             missing.append(lang)
             continue
@@ -381,6 +385,18 @@ def _check_task(p: _Problems, prefix: str) -> None:
             codecs.lookup(str(task.encoding))
         except LookupError:
             p.bad(f"{prefix}.encoding", task.encoding, "null or a Python codec name such as utf-8 or latin-1")
+
+
+def untrained_report_groups(groups, languages: list[str]) -> list[str]:
+    """Warnings for data.report_groups members that the run does not train: their averages leave them out."""
+    warnings = []
+    for group, members in (groups or {}).items():
+        if missing := [lang for lang in members if lang not in languages]:
+            kept = [lang for lang in members if lang in languages]
+            warnings.append(f"data.report_groups.{group} names {missing}, not trained in this run (languages: "
+                            f"{' '.join(languages)}); " + (f"its average is over {kept} only" if kept
+                                                           else "it is left out of the results table"))
+    return warnings
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from xlmr_lit.checkpoints import (
     fault_injection_callbacks,
     resume_checkpoint,
 )
-from xlmr_lit.config_checks import apply_init_architecture
+from xlmr_lit.config_checks import apply_init_architecture, untrained_report_groups
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
@@ -177,6 +177,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         leave_unmasked_prob=cfg.data.leave_unmasked_prob,
     )
     log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
+    for warning in untrained_report_groups(cfg.data.report_groups, corpus.languages):
+        log.warning(warning)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches * accumulate)
 
