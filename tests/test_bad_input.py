@@ -73,8 +73,16 @@ CONFIG_CASES = [
     ("pretrain", {"data.alpha": float("inf")}, "data.alpha=inf: expected a finite number >= 0"),
     ("pretrain", {"trainer.max_steps": "abc"}, "trainer.max_steps='abc': expected an integer >= 1"),
     ("pretrain", {"trainer.max_steps": 0}, "trainer.max_steps=0: expected an integer >= 1"),
-    ("pretrain", {"seed": "abc"}, "seed='abc': expected an integer >= 0"),
-    ("pretrain", {"seed": -1}, "seed=-1: expected an integer >= 0"),
+    ("pretrain", {"seed": "abc"}, "seed='abc': expected an integer from 0 to 4294967295"),
+    ("pretrain", {"seed": -1}, "seed=-1: expected an integer from 0 to 4294967295"),
+    ("pretrain", {"seed": 99999999999999999999}, "seed=99999999999999999999: expected an integer from 0 to 4294967295"),
+    ("pretrain", {"threads": 0}, "threads=0: expected an integer >= 1"),
+    ("pretrain", {"threads": -3}, "threads=-3: expected an integer >= 1"),
+    ("pretrain", {"threads": "abc"}, "threads='abc': expected an integer >= 1"),
+    ("pretrain", {"trainer.precision": "banana"}, "trainer.precision='banana': expected one of 32-true"),
+    ("pretrain", {"trainer.accumulate_grad_batches": 4}, "trainer.accumulate_grad_batches=4: expected no value: the "
+                                                         "harness derives it"),
+    ("pretrain", {"trainer.max_epoch": 4}, "trainer.max_epoch: pytorch_lightning.Trainer has no argument 'max_epoch'"),
     ("pretrain", {"data.num_workers": -1}, "data.num_workers=-1: expected an integer >= 0"),
     ("pretrain", {"tokenizer.model_type": "wordpiece"}, "tokenizer.model_type='wordpiece': expected one of unigram, bpe"),
     ("pretrain", {"tokenizer.character_coverage": 2}, "tokenizer.character_coverage=2: expected a number in (0, 1]"),
@@ -111,7 +119,8 @@ CONFIG_CASES = [
     ("pretrain", {"logger.wandb.mode": "offlne"}, "logger.wandb.mode='offlne': expected one of offline, online"),
     ("pretrain", {"data.num_proc": 0}, "data.num_proc=0: expected an integer >= 1"),
     ("pretrain", {"data.samples_per_epoch": 0}, "data.samples_per_epoch=0: expected an integer >= 1 or null"),
-    ("pretrain", {"data.valid_max_tokens": -5}, "data.valid_max_tokens=-5: expected an integer >= 0"),
+    ("pretrain", {"data.valid_max_tokens": -5}, "data.valid_max_tokens=-5: expected an integer >= 1"),
+    ("pretrain", {"data.valid_max_tokens": 0}, "data.valid_max_tokens=0: expected an integer >= 1"),
     ("pretrain", {"data.skip_undecodable": "maybe"}, "data.skip_undecodable='maybe': expected true or false"),
     ("pretrain", {"data.report_groups": "high"}, "data.report_groups='high': expected a mapping"),
     ("pretrain", {"data.corpus_dir": "/nonexistent/corpus"}, "data.corpus_dir='/nonexistent/corpus': expected an "
@@ -672,3 +681,61 @@ def test_plotting_a_sweep_figure_from_runs_outside_its_sweep_is_an_error(tmp_pat
     expect_error(lambda: plot.main(["fig5_alpha", "--runs", str(run), "--out", str(tmp_path / "fig")]), SystemExit,
                  "fig5_alpha: no result row has override.data.alpha, the setting its sweep varies")
     assert not list(tmp_path.glob("fig*"))
+
+
+# ----------------------------------------------------------------------------------------------
+# raw or misnamed errors, named
+
+
+def training_checkpoint(path: Path, **hyper_parameters) -> Path:
+    torch.save({"global_step": 1, "state_dict": {}, "loops": {}, "hyper_parameters": hyper_parameters}, path)
+    return path
+
+
+def test_a_resume_checkpoint_of_another_task_or_shape_is_refused_up_front(base_configs, tmp_path):
+    shape = {**dataclasses.asdict(CONFIG), "vocab_size": 1000, "intermediate_size": None}
+    pretraining = training_checkpoint(tmp_path / "pretraining.ckpt", model_config={**shape, "hidden_size": 64})
+    finetuning = training_checkpoint(tmp_path / "finetuning.ckpt", model_config=shape, labels=["a", "b"])
+    for base, path, expected in (
+            ("pretrain", pretraining, "this one is of a model of another shape: hidden_size=64 (model.hidden_size=32)"),
+            ("pretrain", finetuning, "this one is a fine-tuning checkpoint, and task=pretrain pretrains"),
+            ("xnli", pretraining, "this one is a pretraining checkpoint, and task=xnli fine-tunes")):
+        cfg = copy.deepcopy(base_configs[base])
+        cfg.train.ckpt_path = str(path)
+        expect_error(lambda: check_config(cfg), ConfigError, f"train.ckpt_path='{path}': expected a training "
+                                                             f"checkpoint to resume from; {expected}")
+
+
+def test_the_machine_is_checked_for_its_gpu_and_writable_directories(base_configs, tmp_path):
+    from xlmr_lit.config_checks import check_machine
+
+    a_file = write(tmp_path / "a_file", "x")
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    cfg.paths.cache_dir = str(a_file)
+    expect_error(lambda: check_machine(cfg, a_file / "run"), ConfigError,
+                 f"run dir (hydra.run.dir, paths.run_dir)='{a_file / 'run'}': expected a directory this process can "
+                 f"write; {a_file} is a file, not a directory", f"paths.cache_dir='{a_file}': expected a directory "
+                 f"this process can write; {a_file} is a file")
+    if not torch.cuda.is_available():
+        cfg = copy.deepcopy(base_configs["pretrain"])
+        cfg.trainer.accelerator = "gpu"
+        expect_error(lambda: check_machine(cfg, tmp_path / "run"), ConfigError, "trainer.accelerator='gpu': expected a "
+                     "CUDA GPU, and this machine has none", "trainer=cpu")
+
+
+def test_foreign_files_as_model_init_or_to_export_are_named_without_torch_advice(init_ckpt, tmp_path):
+    pickled = tmp_path / "pickled.ckpt"
+    torch.save({"path": Path("x")}, pickled)  # an object, not tensors
+    message = expect_error(lambda: load_pretrained(str(pickled)), ValueError, f"{pickled} is not a checkpoint of "
+                           "xlmr-lit, HF or fairseq: it holds objects other than tensors")
+    assert "weights_only=False" not in message and "weights_only` set to `False" not in message
+    expect_error(lambda: export.main([str(pickled), str(tmp_path / "out")]), SystemExit, f"{pickled} is not a checkpoint")
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    write(hf_dir / "config.json", '{"model_type": "xlm-roberta", "vocab_size": ')
+    write(hf_dir / "sentencepiece.bpe.model", "x")
+    expect_error(lambda: load_pretrained(f"hf:{hf_dir}"), ValueError, f"{hf_dir / 'config.json'}: not an HF XLM-R "
+                                                                      "config.json")
+    a_file = write(tmp_path / "afile", "x")
+    expect_error(lambda: export.main([str(init_ckpt), str(a_file / "sub")]), SystemExit,
+                 f"out_dir {a_file / 'sub'} is inside {a_file}, which is a file")

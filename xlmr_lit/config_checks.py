@@ -9,6 +9,7 @@ problems are reported at once, each naming the key, the value given and what is 
 import codecs
 import difflib
 import math
+import os
 import re
 from pathlib import Path
 
@@ -28,6 +29,8 @@ ARCHITECTURE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_atte
                      "max_position_embeddings")
 MAN_PAGES_HINT = ("; scale=mini reads Debian's man pages, written there once by "
                   "`python -m xlmr_lit.man_page_corpus <dir>`")
+PRECISIONS = ("32-true", "32", 32, "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", 64, "bf16", "16",
+              16, "transformer-engine", "transformer-engine-float16")
 MAGIC = {".gz": b"\x1f\x8b", ".xz": b"\xfd7zXZ\x00"}
 
 
@@ -145,7 +148,9 @@ def _interval_text(low, high, low_open: bool, high_open: bool) -> str:
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError listing every value of `cfg` that cannot run (see the module docstring)."""
     problems = _Problems(cfg)
-    problems.integer("seed", minimum=0)
+    problems.integer("seed", minimum=0, maximum=2**32 - 1)
+    if problems.value("threads") != "auto":
+        problems.integer("threads", minimum=1)
     _check_model(problems)
     _check_optim_train_trainer(problems)
     problems.choice("logger.wandb.mode", ("offline", "online", "disabled"))
@@ -218,7 +223,7 @@ def _check_optim_train_trainer(p: _Problems) -> None:
         path = Path(str(ckpt_path)).expanduser()
         if not path.is_file():
             p.bad("train.ckpt_path", ckpt_path, "auto, null or an existing checkpoint file to resume from")
-        elif problem := checkpoint_problem(path):
+        elif problem := checkpoint_problem(path) or _other_run_checkpoint(p.cfg, path):
             p.bad("train.ckpt_path", ckpt_path, f"a training checkpoint to resume from; this one {problem}")
     p.boolean("train.compile")
     p.integer("train.overfit_batches", minimum=0)
@@ -242,6 +247,18 @@ def _check_optim_train_trainer(p: _Problems) -> None:
         fast_dev_run = p.value("trainer.fast_dev_run")
         if not isinstance(fast_dev_run, bool | int) or fast_dev_run < 0:
             p.bad("trainer.fast_dev_run", fast_dev_run, "true, false or a number of batches >= 0")
+    p.choice("trainer.precision", PRECISIONS)
+    if "accumulate_grad_batches" in p.cfg.trainer:
+        p.bad("trainer.accumulate_grad_batches", p.value("trainer.accumulate_grad_batches"),
+              "no value: the harness derives it, train.global_batch_size / (data.micro_batch_size x devices); set "
+              "train.global_batch_size")
+    import inspect
+
+    import pytorch_lightning
+
+    known = set(inspect.signature(pytorch_lightning.Trainer.__init__).parameters)
+    for key in sorted(set(p.cfg.trainer) - known):
+        p.lines.append(f"trainer.{key}: pytorch_lightning.Trainer has no argument {key!r}")
     if "overfit_batches" in p.cfg.trainer:
         p.bad("trainer.overfit_batches", p.value("trainer.overfit_batches"),
               "train.overfit_batches instead (debug=overfit): Lightning's replaces the block samplers")
@@ -250,6 +267,25 @@ def _check_optim_train_trainer(p: _Problems) -> None:
             or (isinstance(devices, str) and re.fullmatch(r"\d+(,\d+)*,?", devices))
             or (isinstance(devices, ListConfig) and len(devices) > 0)):
         p.bad("trainer.devices", devices, "a number of devices >= 1, -1, auto, or a list of device ids")
+
+
+def _other_run_checkpoint(cfg: DictConfig, path: Path) -> str | None:
+    """Why the training checkpoint `path` cannot resume this config: another task, or (pretraining) another shape."""
+    import torch
+
+    hparams = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters") or {}
+    finetuning, pretraining = cfg.task.name != "pretrain", "labels" not in hparams
+    if finetuning == pretraining:
+        return (f"is a {'pretraining' if pretraining else 'fine-tuning'} checkpoint, and task={cfg.task.name} "
+                f"{'fine-tunes' if finetuning else 'pretrains'}")
+    model_config = hparams.get("model_config") or {}
+    if finetuning or cfg.model.get("init") or not model_config:
+        return None
+    given = {key: cfg.model.get(key) for key in ARCHITECTURE_KEYS}
+    given["intermediate_size"] = given["intermediate_size"] or 4 * (given["hidden_size"] or 0)
+    differ = [f"{key}={model_config[key]} (model.{key}={given[key]})" for key in ARCHITECTURE_KEYS
+              if key in model_config and model_config[key] != given[key]]
+    return f"is of a model of another shape: {', '.join(differ)}" if differ else None
 
 
 def _check_pretraining_data(p: _Problems) -> None:
@@ -269,7 +305,7 @@ def _check_pretraining_data(p: _Problems) -> None:
         p.bad("data.random_token_prob + data.leave_unmasked_prob", random_prob + unmasked_prob,
               "at most 1 (the rest of the selected tokens become <mask>)")
     p.integer("data.valid_every", minimum=1)
-    p.integer("data.valid_max_tokens", minimum=0)
+    p.integer("data.valid_max_tokens", minimum=1)
     p.integer("data.num_proc", minimum=1)
     skip_missing = p.boolean("data.skip_missing_languages")
     p.boolean("data.skip_undecodable")
@@ -385,6 +421,36 @@ def _check_task(p: _Problems, prefix: str) -> None:
             codecs.lookup(str(task.encoding))
         except LookupError:
             p.bad(f"{prefix}.encoding", task.encoding, "null or a Python codec name such as utf-8 or latin-1")
+
+
+def check_machine(cfg: DictConfig, run_dir: Path) -> None:
+    """Raise ConfigError if this machine cannot run `cfg`: no GPU for trainer.accelerator=gpu, or a run dir or cache
+    dir it cannot write. (Not part of check_config: a config for a GPU node can be checked anywhere.)"""
+    lines = []
+    accelerator = cfg.trainer.get("accelerator")
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            lines.append(f"trainer.accelerator={accelerator!r}: expected a CUDA GPU, and this machine has none that "
+                         f"torch can use; trainer=cpu trains on the CPU")
+    for key, path in (("run dir (hydra.run.dir, paths.run_dir)", run_dir),
+                      ("paths.cache_dir", Path(str(cfg.paths.cache_dir)).expanduser())):
+        if problem := _unwritable(path):
+            lines.append(f"{key}={str(path)!r}: expected a directory this process can write; {problem}")
+    if lines:
+        raise ConfigError("this machine cannot run the config:\n  " + "\n  ".join(lines))
+
+
+def _unwritable(path: Path) -> str | None:
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file" if existing == path else f"{existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is read-only"
+    return None
 
 
 def untrained_report_groups(groups, languages: list[str]) -> list[str]:
