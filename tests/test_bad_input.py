@@ -739,3 +739,51 @@ def test_foreign_files_as_model_init_or_to_export_are_named_without_torch_advice
     a_file = write(tmp_path / "afile", "x")
     expect_error(lambda: export.main([str(init_ckpt), str(a_file / "sub")]), SystemExit,
                  f"out_dir {a_file / 'sub'} is inside {a_file}, which is a file")
+
+
+# ----------------------------------------------------------------------------------------------
+# how xlmr-train reports: a user error's message alone with exit 2, a bug's traceback
+
+
+def run_train(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    given = {a.split("=")[0] for a in args}
+    return subprocess.run([sys.executable, "-m", "xlmr_lit.cli", *args, *(o for o in TINY if o.split("=")[0] not in given),
+                           "threads=1"], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_a_refused_config_prints_its_message_alone_exits_2_and_creates_nothing(cli_env, tmp_path):
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"}
+    run_dir = tmp_path / "run"
+    tried["cases"] += 1
+    proc = run_train(["optim.lr=inf", f"hydra.run.dir={run_dir}"], env, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr == "error: the config cannot run:\n  optim.lr=inf: expected a finite number > 0\n"
+    assert not run_dir.exists()  # no .hydra/, no train.log
+    tried["clear"] += 1
+
+
+def test_a_data_error_during_the_run_prints_its_message_with_the_traceback_in_train_log(cli_env, tmp_path):
+    from test_task_xnli import write_xtreme
+
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"}
+    data = write_xtreme(tmp_path / "xnli", languages=["en"])
+    (data / "dev-en.tsv").write_text("a\tb\tmaybe\n")
+    init = tiny_lightning_checkpoint(tmp_path / "init")
+    run_dir = tmp_path / "run"
+    tried["cases"] += 1
+    proc = run_train(["task=xnli", f"task.data_dir={data}", "task.languages=[en]", "task.max_length=64",
+                      f"model.init={init}", f"model.vocab_size={VOCAB}", f"model.hidden_size={CONFIG.hidden_size}",
+                      f"hydra.run.dir={run_dir}"], env, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert f"error: {data / 'dev-en.tsv'}, line 1: unknown label 'maybe'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout and "Error executing job" not in proc.stderr + proc.stdout
+    assert "Traceback" in (run_dir / "train.log").read_text() and not (run_dir / "DONE").exists()
+    tried["clear"] += 1
+
+
+def test_a_bug_still_shows_its_traceback(cli_env, tmp_path):
+    from xlmr_lit.checkpoints import PAUSE_AT_STEP_ENV
+
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"} | {PAUSE_AT_STEP_ENV: "not a number"}
+    proc = run_train([f"hydra.run.dir={tmp_path / 'run'}"], env, tmp_path)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "ValueError: invalid literal" in proc.stderr
