@@ -781,6 +781,7 @@ def test_a_data_error_during_the_run_prints_its_message_with_the_traceback_in_tr
     tried["clear"] += 1
 
 
+@pytest.mark.slow
 def test_a_bug_still_shows_its_traceback(cli_env, tmp_path):
     from xlmr_lit.checkpoints import PAUSE_AT_STEP_ENV
 

@@ -351,6 +351,7 @@ def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_fail
     assert not any((point / marker).exists() for marker in ("DONE", "FAILED", "REFUSED"))
 
 
+@pytest.mark.slow
 def test_sigterm_during_finetuning_exits_143_with_an_exception_checkpoint(cli_env, tmp_path):
     from test_bad_input import CONFIG, tiny_lightning_checkpoint
 

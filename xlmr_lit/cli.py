@@ -136,12 +136,11 @@ def run_job(cfg: DictConfig) -> float | None:
         log.error(f"this sweep point cannot run; the sweep goes on (details in {mark_failed(run_dir, str(err))}): {err}")
         return None
     done = completed_run(run_dir)
-    earlier = done if done is not None else unfinished_run(run_dir) if cfg.train.ckpt_path == "auto" else None
-    if earlier is not None:
-        restore_hydra_files(run_dir, earlier)
-    if message := refusal(run_dir, cfg):
+    if message := refusal(run_dir, cfg):  # the earlier run's .hydra/ files back, as Hydra rewrote them for this one
+        restore_hydra_files(run_dir, done if done is not None else unfinished_run(run_dir))
         return refuse(run_dir, message, multirun)
     if done is not None:
+        restore_hydra_files(run_dir, done)
         (run_dir / REFUSED_FILE).unlink(missing_ok=True)
         log.info(f"{run_dir} is complete (DONE exists): skipping")
         return None
