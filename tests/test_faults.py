@@ -445,3 +445,27 @@ def test_an_unfinished_run_without_a_started_marker_is_compared_through_its_conf
     assert differing_settings(unfinished_run(run_dir), make_cfg(run_dir=run_dir)) == ["model.hidden_size: 64 -> 32"]
     (run_dir / "DONE").write_text("{}")
     assert unfinished_run(run_dir) is None  # complete: compared through DONE
+
+
+class SigtermAt(Callback):
+    """SIGTERM to this process on the first micro-batch of step `at` + 1, as a preemption would send it."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at and batch_idx % trainer.accumulate_grad_batches == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_inside_an_accumulation_window_stops_after_its_step_with_an_exact_checkpoint(make_cfg, tmp_path):
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(SIGTERMException):  # 2 micro-batches a step; SIGTERM on the first of step 5
+        train(make_cfg(*RESUMABLE, run_dir=run_dir), callbacks=[SigtermAt(at=4)])
+    assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 5
+    full, resumed = LossRecorder(), LossRecorder()
+    train(make_cfg(*RESUMABLE, run_dir=tmp_path / "full"), callbacks=[full])
+    train(make_cfg(*RESUMABLE, run_dir=run_dir), callbacks=[resumed])
+    assert resumed.losses == full.losses[-len(resumed.losses):] and min(s for s, _ in resumed.losses) == 6

@@ -44,6 +44,25 @@ class CheckpointOnException(Callback):
             trainer.save_checkpoint(self.path, weights_only=False)  # with the optimizer state, to resume from
 
 
+class FinishStepOnSigterm(Callback):
+    """SIGTERM inside a gradient-accumulation window is held until the window's last micro-batch, so that the run
+    stops after an optimizer step, where on_exception.ckpt resumes it exactly. (Lightning checks for SIGTERM after
+    every micro-batch; its flag is cleared meanwhile and set again.)"""
+
+    def __init__(self):
+        self.held = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        connector = trainer._signal_connector
+        mid_window = (batch_idx + 1) % trainer.accumulate_grad_batches != 0
+        if connector.received_sigterm and mid_window:
+            if not self.held:
+                log.warning("SIGTERM inside a gradient-accumulation window: stopping after its optimizer step")
+            self.held, connector.received_sigterm = True, False
+        elif self.held and not mid_window:
+            self.held, connector.received_sigterm = False, True
+
+
 class NonFiniteLossError(RuntimeError):
     """Training diverged: a loss is NaN or infinite."""
 

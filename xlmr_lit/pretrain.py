@@ -12,6 +12,7 @@ from xlmr_lit.callbacks import run_callbacks
 from xlmr_lit.checkpoints import (
     AtomicCheckpointIO,
     CheckpointOnException,
+    FinishStepOnSigterm,
     GlobalRNGState,
     LastCheckpoint,
     StopOnNonFiniteLoss,
@@ -215,7 +216,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
         logger=build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
         callbacks=[StopOnNonFiniteLoss("val/loss", checkpoint_dir), checkpointing, last,
-                   CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
+                   CheckpointOnException(checkpoint_dir), FinishStepOnSigterm(), GlobalRNGState(), *(callbacks or []),
                    *fault_injection_callbacks(),
                    *run_callbacks(cfg, "val/loss", "min", cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
         plugins=[AtomicCheckpointIO()],
