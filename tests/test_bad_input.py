@@ -68,14 +68,27 @@ CONFIG_CASES = [
     ("pretrain", {"data.random_token_prob": 1.2}, "data.random_token_prob=1.2: expected a number in [0, 1]"),
     ("pretrain", {"optim.lr": -1}, "optim.lr=-1: expected a number > 0"),
     ("pretrain", {"optim.lr": "abc"}, "optim.lr='abc': expected a number > 0"),
+    ("pretrain", {"optim.lr": float("inf")}, "optim.lr=inf: expected a finite number > 0"),
+    ("pretrain", {"optim.lr": float("nan")}, "optim.lr=nan: expected a finite number > 0"),
+    ("pretrain", {"data.alpha": float("inf")}, "data.alpha=inf: expected a finite number >= 0"),
     ("pretrain", {"trainer.max_steps": "abc"}, "trainer.max_steps='abc': expected an integer >= 1"),
     ("pretrain", {"trainer.max_steps": 0}, "trainer.max_steps=0: expected an integer >= 1"),
-    ("pretrain", {"seed": "abc"}, "seed='abc': expected an integer >= 0"),
-    ("pretrain", {"seed": -1}, "seed=-1: expected an integer >= 0"),
+    ("pretrain", {"seed": "abc"}, "seed='abc': expected an integer from 0 to 4294967295"),
+    ("pretrain", {"seed": -1}, "seed=-1: expected an integer from 0 to 4294967295"),
+    ("pretrain", {"seed": 99999999999999999999}, "seed=99999999999999999999: expected an integer from 0 to 4294967295"),
+    ("pretrain", {"threads": 0}, "threads=0: expected an integer >= 1"),
+    ("pretrain", {"threads": -3}, "threads=-3: expected an integer >= 1"),
+    ("pretrain", {"threads": "abc"}, "threads='abc': expected an integer >= 1"),
+    ("pretrain", {"trainer.precision": "banana"}, "trainer.precision='banana': expected one of 32-true"),
+    ("pretrain", {"trainer.accumulate_grad_batches": 4}, "trainer.accumulate_grad_batches=4: expected no value: the "
+                                                         "harness derives it"),
+    ("pretrain", {"trainer.max_epoch": 4}, "trainer.max_epoch: pytorch_lightning.Trainer has no argument 'max_epoch'"),
     ("pretrain", {"data.num_workers": -1}, "data.num_workers=-1: expected an integer >= 0"),
     ("pretrain", {"tokenizer.model_type": "wordpiece"}, "tokenizer.model_type='wordpiece': expected one of unigram, bpe"),
     ("pretrain", {"tokenizer.character_coverage": 2}, "tokenizer.character_coverage=2: expected a number in (0, 1]"),
     ("pretrain", {"tokenizer.sample_lines": 0}, "tokenizer.sample_lines=0: expected an integer >= 1"),
+    ("pretrain", {"tokenizer.vocab_size": 4000}, "tokenizer.vocab_size=4000: expected model.vocab_size=1000, as the "
+                                                 "embedding has a row per entry: set model.vocab_size=4000 instead"),
     ("pretrain", {"model.vocab_size": 0}, "model.vocab_size=0: expected an integer >= 8"),
     ("pretrain", {"model.vocab_size": "big"}, "model.vocab_size='big': expected an integer >= 8"),
     ("pretrain", {"model.hidden_size": 33}, "model.hidden_size=33: expected a multiple of model.num_attention_heads=2"),
@@ -96,13 +109,18 @@ CONFIG_CASES = [
     ("pretrain", {"train.checkpoint_every_n_steps": 0}, "train.checkpoint_every_n_steps=0: expected"),
     ("pretrain", {"train.compile": "yes"}, "train.compile='yes': expected true or false"),
     ("pretrain", {"trainer.num_nodes": 0}, "trainer.num_nodes=0: expected an integer >= 1"),
+    ("pretrain", {"trainer.max_epochs": 0}, "trainer.max_epochs=0: expected -1 (trainer.max_steps ends the run) or "
+                                            "an integer >= 1; 0 trains nothing"),
+    ("xnli", {"trainer.max_epochs": 0}, "trainer.max_epochs=0: expected -1"),
+    ("pretrain", {"trainer.limit_train_batches": 0}, "trainer.limit_train_batches=0: expected a number of batches"),
     ("pretrain", {"trainer.devices": 0}, "trainer.devices=0: expected a number of devices >= 1"),
     ("pretrain", {"trainer.log_every_n_steps": 0}, "trainer.log_every_n_steps=0: expected an integer >= 1"),
     ("pretrain", {"trainer.gradient_clip_val": -1}, "trainer.gradient_clip_val=-1: expected a number >= 0"),
     ("pretrain", {"logger.wandb.mode": "offlne"}, "logger.wandb.mode='offlne': expected one of offline, online"),
     ("pretrain", {"data.num_proc": 0}, "data.num_proc=0: expected an integer >= 1"),
     ("pretrain", {"data.samples_per_epoch": 0}, "data.samples_per_epoch=0: expected an integer >= 1 or null"),
-    ("pretrain", {"data.valid_max_tokens": -5}, "data.valid_max_tokens=-5: expected an integer >= 0"),
+    ("pretrain", {"data.valid_max_tokens": -5}, "data.valid_max_tokens=-5: expected an integer >= 1"),
+    ("pretrain", {"data.valid_max_tokens": 0}, "data.valid_max_tokens=0: expected an integer >= 1"),
     ("pretrain", {"data.skip_undecodable": "maybe"}, "data.skip_undecodable='maybe': expected true or false"),
     ("pretrain", {"data.report_groups": "high"}, "data.report_groups='high': expected a mapping"),
     ("pretrain", {"data.corpus_dir": "/nonexistent/corpus"}, "data.corpus_dir='/nonexistent/corpus': expected an "
@@ -128,6 +146,7 @@ CONFIG_CASES = [
     ("xnli", {"task.setting": "translate"}, "task.setting='translate': expected one of cross_lingual_transfer"),
     ("xnli", {"task.train_language": "../en"}, "task.train_language='../en': expected a language code"),
     ("xnli", {"task.lr": 0}, "task.lr=0: expected a number > 0"),
+    ("xnli", {"task.lr": float("inf")}, "task.lr=inf: expected a finite number > 0"),
     ("xnli", {"task.batch_size": 0}, "task.batch_size=0: expected an integer >= 1"),
     ("xnli", {"task.epochs": 0}, "task.epochs=0: expected an integer >= 1"),
     ("xnli", {"task.warmup_ratio": 1.5}, "task.warmup_ratio=1.5: expected a number in [0, 1]"),
@@ -159,11 +178,9 @@ def report_counts():
     print(f"\nbad inputs tried: {tried['cases']}, clear errors: {tried['clear']}")
 
 
-@pytest.fixture(scope="module")
-def init_ckpt(tmp_path_factory) -> Path:
-    """A tiny xlmr-lit Lightning checkpoint in a run directory, with its tokenizer."""
-    run = tmp_path_factory.mktemp("init_run")
-    (run / "checkpoints").mkdir()
+def tiny_lightning_checkpoint(run: Path) -> Path:
+    """A tiny xlmr-lit Lightning checkpoint in the run directory `run`, with its tokenizer."""
+    (run / "checkpoints").mkdir(parents=True)
     (run / "tokenizer").mkdir()
     spm = spm_from_sentences(run / "tokenizer", SENTENCES, VOCAB)
     model = XLMRForMaskedLM(CONFIG)
@@ -171,6 +188,11 @@ def init_ckpt(tmp_path_factory) -> Path:
                 "hyper_parameters": {"model_config": dataclasses.asdict(CONFIG), "tokenizer_path": str(spm)}},
                run / "checkpoints" / "best.ckpt")
     return run / "checkpoints" / "best.ckpt"
+
+
+@pytest.fixture(scope="module")
+def init_ckpt(tmp_path_factory) -> Path:
+    return tiny_lightning_checkpoint(tmp_path_factory.mktemp("init_run"))
 
 
 @pytest.fixture(scope="module")
@@ -222,8 +244,14 @@ def test_a_resume_checkpoint_that_does_not_load_is_refused_up_front(base_configs
 def test_bad_config_value_is_named_with_what_is_allowed(base_configs, base, updates, expected):
     cfg = copy.deepcopy(base_configs[base])
     for key, value in updates.items():
-        OmegaConf.update(cfg, key, value)
+        OmegaConf.update(cfg, key, value, force_add=True)
     expect_error(lambda: check_config(cfg), ConfigError, expected)
+
+
+def test_settings_that_train_nothing_pass_when_nothing_is_to_be_trained(base_configs):
+    cfg = copy.deepcopy(base_configs["xnli"])
+    cfg.task.train, cfg.trainer.max_epochs = False, 0
+    check_config(cfg)
 
 
 def test_all_problems_are_listed_at_once(base_configs):
@@ -240,6 +268,12 @@ def test_corpus_dir_files_are_checked_before_preparation(base_configs, tmp_path)
     (tmp_path / "fr.txt").write_text("bonjour\n")
     expect_error(lambda: check_config(cfg), ConfigError, f"{tmp_path / 'en.txt.gz'}: not a gz file",
                  "missing: ['sw']", "data.skip_missing_languages=true")
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    cfg.tokenizer.spm_path = str(spm_from_sentences(tmp_path, SENTENCES, VOCAB))
+    expect_error(lambda: check_config(cfg), ConfigError, f"model.vocab_size=1000: expected {VOCAB}, the vocabulary of "
+                 f"tokenizer.spm_path='{cfg.tokenizer.spm_path}' ({VOCAB - 2} pieces + 2)")
+    cfg.model.vocab_size = VOCAB
+    check_config(cfg)
     garbage = tmp_path / "garbage.model"
     garbage.write_bytes(b"not a sentencepiece model")
     cfg = copy.deepcopy(base_configs["pretrain"])
@@ -251,6 +285,29 @@ def test_corpus_dir_files_are_checked_before_preparation(base_configs, tmp_path)
 def test_mistyped_key_gets_did_you_mean(args, expected):
     message = expect_error(lambda: check_override_keys(args, CONF_DIR), ConfigError, expected)
     assert f"+{args[-1]}" in message  # how to add a key on purpose
+
+
+GROUPS = ("task", "data", "model", "trainer", "logger", "callbacks", "scale", "experiment", "debug")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_an_unknown_option_of_any_group_is_an_error_listing_the_options(group):
+    from hydra.errors import MissingConfigException
+
+    options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    message = expect_error(lambda: compose_train([f"{group}=nope"]), MissingConfigException,
+                           f"Could not find '{group}/nope'", f"Available options in '{group}'")
+    assert all(f"\t{option}\n" in message for option in options)
+
+
+def compose_train(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def test_no_scale_experiment_or_debug_is_still_the_default():
+    cfg = compose_train([])
+    assert cfg.scale_name is None and "fast_dev_run" not in cfg.trainer and cfg.model.hidden_size == 128
 
 
 def test_known_keys_groups_additions_and_sweeps_pass_the_key_check():
@@ -421,6 +478,7 @@ TRAIN_CASES = [
     (["data.alpha=abc"], "data.alpha='abc': expected a number >= 0"),
     (["trainer.max_step=10"], "did you mean trainer.max_steps?"),
     (["data.languages=xnli8", "data.mask_prob=1.5"], "data.languages='xnli8' is not a language set"),
+    (["scale=big"], "Could not find 'scale/big'\n\nAvailable options in 'scale':\n\tmini\n\tpaper\n\tsmall\n\ttiny"),
 ]
 
 
@@ -529,3 +587,204 @@ def test_prepare_killed_with_sigkill_leaves_no_workers_or_scratch_and_the_rerun_
     clean_cache = tmp_path / "clean"
     subprocess.run([sys.executable, "-c", script, str(clean_cache), corpus], env=env, check=True, capture_output=True)
     assert shard_files(killed_cache) == shard_files(clean_cache)  # same names (cache keys) and bytes
+
+
+# ----------------------------------------------------------------------------------------------
+# tokenizer sampling: absurd lines and a byte cap
+
+
+def test_tokenizer_sampling_refuses_a_file_of_one_huge_line_and_caps_its_bytes(tmp_path, caplog):
+    from xlmr_lit.prepare import prepare_tokenizer, sample_lines
+
+    huge = write(tmp_path / "fr.txt", "mot " * 500_000)  # 2 MB, no newline
+    expect_error(lambda: sample_lines(huge, 100_000, 0, True), CorpusError,
+                 f"{huge}, line 1: 2000000 bytes in one line", "split the text into lines")
+    other = write(tmp_path / "en.txt", "a short line\n")
+    expect_error(lambda: prepare_tokenizer({"en": other, "fr": huge}, tmp_path / "cache", 100, 100_000, 1.0, 0.3, 0,
+                                           1), CorpusError, f"{huge}, line 1")
+    assert not list((tmp_path / "cache").rglob("sample.txt"))
+
+    mixed = write(tmp_path / "de.txt", "kurz\n" + "lang " * 2000 + "\nnoch eine Zeile\n")
+    lines, note = sample_lines(mixed, 10, 0, True)
+    assert sorted(set(lines)) == ["kurz", "noch eine Zeile"] and len(lines) == 10
+    assert f"{mixed}: 1 line(s) longer than 4192 bytes (first: line 2, 10001 bytes)" in note
+    lines, _ = sample_lines(other, 100_000, 0, True, max_bytes=1000)  # a short file repeated: bytes, not lines, stop it
+    assert 0 < sum(len(line) + 1 for line in lines) <= 1000
+
+
+# ----------------------------------------------------------------------------------------------
+# scores nobody should trust: refused, or warned about, naming what is off
+
+
+STSB_HEADER = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+
+
+@pytest.mark.parametrize("score", ["nan", "37.5", "-1"])
+def test_an_stsb_score_outside_0_to_5_is_named(tmp_path, score):
+    path = write(tmp_path / "dev.tsv", STSB_HEADER + "0\tg\tf\t2012\t0\ts\ts\tA man.\tA dog.\t2.5\n"
+                                                    f"1\tg\tf\t2012\t1\ts\ts\tA cat.\tA car.\t{score}\n")
+    expect_error(lambda: read_glue_tsv(path, "stsb"), DataFormatError,
+                 f"{path}, line 3: expected a float score from 0 to 5, found '{score}'")
+
+
+def test_a_translate_test_file_with_another_row_count_than_the_test_set_is_refused(make_cfg, tmp_path):
+    from test_task_xnli import write_translate_test, write_xtreme, xnli_cfg
+    from xlmr_lit.tasks import xnli
+
+    data = write_translate_test(write_xtreme(tmp_path / "data", languages=["en"]), ["fr"])
+    translated = data / "translate-test" / "test-fr-en-translated.tsv"
+    translated.write_text("".join(translated.read_text().splitlines(keepends=True)[:4]))
+    cfg = xnli_cfg(make_cfg, f"task.data_dir={data}", "task.setting=translate_test").task
+    expect_error(lambda: xnli.load_splits(cfg, ["en", "fr"], 1), ValueError,
+                 f"{translated}: 4 examples, where the English test set has 6")
+
+
+def test_conll_files_without_blank_lines_or_in_utf16_are_named(tmp_path):
+    panx = write(tmp_path / "dev-fr.tsv", "".join(f"fr:mot{i}\tO\n" for i in range(1500)))
+    expect_error(lambda: read_conll(panx, scheme="iob2"), DataFormatError,
+                 f"{panx}, line 1: 1500 tokens without a blank line between them, read as one sentence")
+    utf16 = write(tmp_path / "eng.testa", "EU NNP B-ORG\n\n", encoding="utf-16")
+    expect_error(lambda: read_conll(utf16, scheme="iob1"), DataFormatError, f"{utf16}, line 1: UTF-16 text",
+                 "iconv -f utf-16 -t utf-8")
+    latin1 = write(tmp_path / "dev-de.tsv", "K\u00f6ln\tist\tentailment\n", encoding="latin-1")
+    message = expect_error(lambda: read_xnli_tsv(latin1), UnicodeDecodeError, f"{latin1}, line 1: not utf-8 text",
+                           "iconv -f latin1 -t utf-8")
+    assert "task.encoding" not in message and "CoNLL" not in message  # XNLI has no such option
+
+
+def test_a_language_with_two_corpus_files_is_refused(base_configs, tmp_path):
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    cfg.data.corpus_dir = str(tmp_path)
+    for lang in ("en", "sw"):
+        write(tmp_path / f"{lang}.txt", "text\n")
+    write(tmp_path / "fr.txt", "bonjour\n")
+    (tmp_path / "fr.txt.gz").write_bytes(gzip.compress(b"salut\n"))
+    expect_error(lambda: check_config(cfg), ConfigError, f"{tmp_path} has fr.txt and fr.txt.gz: one file per language")
+
+
+def test_report_groups_naming_untrained_languages_are_warned_about():
+    from xlmr_lit.config_checks import untrained_report_groups
+
+    assert untrained_report_groups({"high": ["en", "fr"], "low": ["sw", "ur"], "x": ["de"]}, ["en", "fr", "sw"]) == [
+        "data.report_groups.low names ['ur'], not trained in this run (languages: en fr sw); its average is over "
+        "['sw'] only",
+        "data.report_groups.x names ['de'], not trained in this run (languages: en fr sw); it is left out of the "
+        "results table"]
+
+
+def test_plotting_a_sweep_figure_from_runs_outside_its_sweep_is_an_error(tmp_path):
+    run = tmp_path / "xnli_run"
+    run.mkdir()
+    write(run / "results.jsonl", json.dumps({"task": "xnli", "setting": "cross_lingual_transfer", "selection": "single",
+                                             "split": "test", "language": "en", "metric": "accuracy", "value": 0.5,
+                                             "epoch": 0}) + "\n")
+    expect_error(lambda: plot.main(["fig5_alpha", "--runs", str(run), "--out", str(tmp_path / "fig")]), SystemExit,
+                 "fig5_alpha: no result row has override.data.alpha, the setting its sweep varies")
+    assert not list(tmp_path.glob("fig*"))
+
+
+# ----------------------------------------------------------------------------------------------
+# raw or misnamed errors, named
+
+
+def training_checkpoint(path: Path, **hyper_parameters) -> Path:
+    torch.save({"global_step": 1, "state_dict": {}, "loops": {}, "hyper_parameters": hyper_parameters}, path)
+    return path
+
+
+def test_a_resume_checkpoint_of_another_task_or_shape_is_refused_up_front(base_configs, tmp_path):
+    shape = {**dataclasses.asdict(CONFIG), "vocab_size": 1000, "intermediate_size": None}
+    pretraining = training_checkpoint(tmp_path / "pretraining.ckpt", model_config={**shape, "hidden_size": 64})
+    finetuning = training_checkpoint(tmp_path / "finetuning.ckpt", model_config=shape, labels=["a", "b"])
+    for base, path, expected in (
+            ("pretrain", pretraining, "this one is of a model of another shape: hidden_size=64 (model.hidden_size=32)"),
+            ("pretrain", finetuning, "this one is a fine-tuning checkpoint, and task=pretrain pretrains"),
+            ("xnli", pretraining, "this one is a pretraining checkpoint, and task=xnli fine-tunes")):
+        cfg = copy.deepcopy(base_configs[base])
+        cfg.train.ckpt_path = str(path)
+        expect_error(lambda: check_config(cfg), ConfigError, f"train.ckpt_path='{path}': expected a training "
+                                                             f"checkpoint to resume from; {expected}")
+
+
+def test_the_machine_is_checked_for_its_gpu_and_writable_directories(base_configs, tmp_path):
+    from xlmr_lit.config_checks import check_machine
+
+    a_file = write(tmp_path / "a_file", "x")
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    cfg.paths.cache_dir = str(a_file)
+    expect_error(lambda: check_machine(cfg, a_file / "run"), ConfigError,
+                 f"run dir (hydra.run.dir, paths.run_dir)='{a_file / 'run'}': expected a directory this process can "
+                 f"write; {a_file} is a file, not a directory", f"paths.cache_dir='{a_file}': expected a directory "
+                 f"this process can write; {a_file} is a file")
+    if not torch.cuda.is_available():
+        cfg = copy.deepcopy(base_configs["pretrain"])
+        cfg.trainer.accelerator = "gpu"
+        expect_error(lambda: check_machine(cfg, tmp_path / "run"), ConfigError, "trainer.accelerator='gpu': expected a "
+                     "CUDA GPU, and this machine has none", "trainer=cpu")
+
+
+def test_foreign_files_as_model_init_or_to_export_are_named_without_torch_advice(init_ckpt, tmp_path):
+    pickled = tmp_path / "pickled.ckpt"
+    torch.save({"path": Path("x")}, pickled)  # an object, not tensors
+    message = expect_error(lambda: load_pretrained(str(pickled)), ValueError, f"{pickled} is not a checkpoint of "
+                           "xlmr-lit, HF or fairseq: it holds objects other than tensors")
+    assert "weights_only=False" not in message and "weights_only` set to `False" not in message
+    expect_error(lambda: export.main([str(pickled), str(tmp_path / "out")]), SystemExit, f"{pickled} is not a checkpoint")
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    write(hf_dir / "config.json", '{"model_type": "xlm-roberta", "vocab_size": ')
+    write(hf_dir / "sentencepiece.bpe.model", "x")
+    expect_error(lambda: load_pretrained(f"hf:{hf_dir}"), ValueError, f"{hf_dir / 'config.json'}: not an HF XLM-R "
+                                                                      "config.json")
+    a_file = write(tmp_path / "afile", "x")
+    expect_error(lambda: export.main([str(init_ckpt), str(a_file / "sub")]), SystemExit,
+                 f"out_dir {a_file / 'sub'} is inside {a_file}, which is a file")
+
+
+# ----------------------------------------------------------------------------------------------
+# how xlmr-train reports: a user error's message alone with exit 2, a bug's traceback
+
+
+def run_train(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    given = {a.split("=")[0] for a in args}
+    return subprocess.run([sys.executable, "-m", "xlmr_lit.cli", *args, *(o for o in TINY if o.split("=")[0] not in given),
+                           "threads=1"], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_a_refused_config_prints_its_message_alone_exits_2_and_creates_nothing(cli_env, tmp_path):
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"}
+    run_dir = tmp_path / "run"
+    tried["cases"] += 1
+    proc = run_train(["optim.lr=inf", f"hydra.run.dir={run_dir}"], env, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr == "error: the config cannot run:\n  optim.lr=inf: expected a finite number > 0\n"
+    assert not run_dir.exists()  # no .hydra/, no train.log
+    tried["clear"] += 1
+
+
+def test_a_data_error_during_the_run_prints_its_message_with_the_traceback_in_train_log(cli_env, tmp_path):
+    from test_task_xnli import write_xtreme
+
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"}
+    data = write_xtreme(tmp_path / "xnli", languages=["en"])
+    (data / "dev-en.tsv").write_text("a\tb\tmaybe\n")
+    init = tiny_lightning_checkpoint(tmp_path / "init")
+    run_dir = tmp_path / "run"
+    tried["cases"] += 1
+    proc = run_train(["task=xnli", f"task.data_dir={data}", "task.languages=[en]", "task.max_length=64",
+                      f"model.init={init}", f"model.vocab_size={VOCAB}", f"model.hidden_size={CONFIG.hidden_size}",
+                      f"hydra.run.dir={run_dir}"], env, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert f"error: {data / 'dev-en.tsv'}, line 1: unknown label 'maybe'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout and "Error executing job" not in proc.stderr + proc.stdout
+    assert "Traceback" in (run_dir / "train.log").read_text() and not (run_dir / "DONE").exists()
+    tried["clear"] += 1
+
+
+@pytest.mark.slow
+def test_a_bug_still_shows_its_traceback(cli_env, tmp_path):
+    from xlmr_lit.checkpoints import PAUSE_AT_STEP_ENV
+
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"} | {PAUSE_AT_STEP_ENV: "not a number"}
+    proc = run_train([f"hydra.run.dir={tmp_path / 'run'}"], env, tmp_path)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "ValueError: invalid literal" in proc.stderr

@@ -310,3 +310,162 @@ def test_checkpoints_can_be_kept_every_n_steps(make_cfg, tmp_path):
     kept = sorted(p.name for p in (run_dir / "checkpoints").glob("step=*.ckpt"))
     assert kept == ["step=000002.ckpt", "step=000004.ckpt", "step=000006.ckpt"]
     assert [torch.load(run_dir / "checkpoints" / name, weights_only=True)["global_step"] for name in kept] == [2, 4, 6]
+
+
+# ----------------------------------------------------------------------------------------------
+# SIGTERM (preemption, `timeout`, scancel): exit 143, on_exception.ckpt, neither DONE nor FAILED
+
+
+def terminate_when_paused(proc: subprocess.Popen, cwd: Path, timeout: int = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while not (cwd / "paused").is_file():
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "the run never reached its pause"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    (cwd / "paused").unlink()
+    return out
+
+
+def test_sigterm_during_pretraining_exits_143_with_an_exception_checkpoint_and_no_done(cli_env, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["train.global_batch_size=4", "trainer.max_steps=20", f"hydra.run.dir={run_dir}"]  # a step per micro-batch
+    proc = xlmr_train(args, cli_env, tmp_path, pause_at=4)  # step 5 runs, then the run stops (validation: 3, 6)
+    out = terminate_when_paused(proc, tmp_path)
+    assert proc.returncode == 143, out[-3000:]
+    assert "stopped by SIGTERM (exit 143); resume with: xlmr-train" in out
+    assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 5
+    assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()
+
+
+def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_failed(cli_env, tmp_path):
+    sweep = ["-m", "data.alpha=0.3,1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweep.subdir=a${data.alpha}",
+             "train.global_batch_size=4", "trainer.max_steps=20"]
+    proc = xlmr_train(sweep, cli_env, tmp_path, pause_at=4)
+    out = terminate_when_paused(proc, tmp_path)
+    assert proc.returncode == 143 and "stopped by SIGTERM (exit 143, the sweep stops here)" in out, out[-3000:]
+    assert [p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()] == ["a0.3"]  # the second point never started
+    point = tmp_path / "sweep" / "a0.3"
+    assert (point / "checkpoints" / "on_exception.ckpt").is_file()
+    assert not any((point / marker).exists() for marker in ("DONE", "FAILED", "REFUSED"))
+
+
+@pytest.mark.slow
+def test_sigterm_during_finetuning_exits_143_with_an_exception_checkpoint(cli_env, tmp_path):
+    from test_bad_input import CONFIG, tiny_lightning_checkpoint
+
+    init = tiny_lightning_checkpoint(tmp_path / "init")
+    run_dir = tmp_path / "run"
+    ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.batch_size=4", "task.max_length=64", f"model.init={init}",
+          f"model.vocab_size={CONFIG.vocab_size}", f"model.hidden_size={CONFIG.hidden_size}", f"hydra.run.dir={run_dir}"]
+    proc = xlmr_train(ft, cli_env, tmp_path, pause_at=2)
+    out = terminate_when_paused(proc, tmp_path)
+    assert proc.returncode == 143 and "stopped by SIGTERM (exit 143)" in out, out[-3000:]
+    assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 3
+    assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# a diverged run stops with an error naming the step; its last finite checkpoints are kept
+
+
+class PoisonWeights(Callback):
+    """NaN in one weight once step `at` is done (after its validation with `before_validation=False`)."""
+
+    def __init__(self, at: int, before_validation: bool = False):
+        self.at, self.before_validation = at, before_validation
+
+    def poison(self, pl_module):
+        with torch.no_grad():
+            next(pl_module.parameters()).fill_(float("nan"))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.before_validation and trainer.global_step == self.at:
+            self.poison(pl_module)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if not self.before_validation and trainer.global_step == self.at:
+            self.poison(pl_module)
+
+
+def finite_checkpoint(path: Path) -> int:
+    checkpoint = torch.load(path, weights_only=True)
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values() if v.is_floating_point())
+    return checkpoint["global_step"]
+
+
+def test_a_diverged_run_stops_naming_the_step_and_keeps_its_finite_checkpoints(make_cfg, tmp_path):
+    from xlmr_lit.checkpoints import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError, match=r"the training loss is nan at step [1-6]; stopped there"):
+        train(make_cfg("optim.lr=1e6", run_dir=tmp_path / "lr"))  # as given on the command line
+    run_dir = tmp_path / "train"
+    with pytest.raises(NonFiniteLossError, match="the training loss is nan at step 5; stopped there, keeping "
+                                                 "last.ckpt and best.ckpt from before it"):
+        train(make_cfg(run_dir=run_dir), callbacks=[PoisonWeights(at=4)])
+    checkpoints = run_dir / "checkpoints"
+    assert finite_checkpoint(checkpoints / "last.ckpt") == 3 and finite_checkpoint(checkpoints / "best.ckpt") == 3
+    assert not (checkpoints / "on_exception.ckpt").exists()
+
+    run_dir = tmp_path / "valid"
+    with pytest.raises(NonFiniteLossError, match="the validation val/loss is nan at step 6"):
+        train(make_cfg(run_dir=run_dir), callbacks=[PoisonWeights(at=6, before_validation=True)])
+    checkpoints = run_dir / "checkpoints"
+    assert finite_checkpoint(checkpoints / "last.ckpt") == 3 and finite_checkpoint(checkpoints / "best.ckpt") == 3
+    assert not (checkpoints / "on_exception.ckpt").exists()
+
+
+def test_rerun_into_a_killed_run_with_other_settings_is_refused_before_anything_is_touched(cli_env, tmp_path):
+    run_dir = tmp_path / "run"
+    kill_when_paused(xlmr_train(["model.hidden_size=64", f"hydra.run.dir={run_dir}"], cli_env, tmp_path, pause_at=4),
+                     tmp_path)
+    paths = ["config_resolved.yaml", "csv/metrics.csv", "checkpoints/last.ckpt", "STARTED",
+             *(f".hydra/{n}" for n in ("config.yaml", "hydra.yaml", "overrides.yaml"))]
+    kept = {path: (run_dir / path).read_bytes() for path in paths}
+    rerun = xlmr_train([f"hydra.run.dir={run_dir}"], cli_env, tmp_path)  # the default hidden_size=32
+    out, _ = rerun.communicate(timeout=120)
+    assert rerun.returncode == 1 and "holds an unfinished run (checkpoints/ to resume from) with other settings" in out
+    assert "model.hidden_size: 64 -> 32" in out and "resume it with its own settings, or give it its own" in out
+    assert {path: (run_dir / path).read_bytes() for path in paths} == kept
+    assert not list(run_dir.glob("config_resolved.*.yaml"))
+
+
+def test_an_unfinished_run_without_a_started_marker_is_compared_through_its_config(make_cfg, tmp_path):
+    from omegaconf import OmegaConf
+
+    from xlmr_lit.pipeline import differing_settings, unfinished_run
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(make_cfg("model.hidden_size=64", run_dir=run_dir),
+                                                                    resolve=True))
+    assert unfinished_run(run_dir) is None  # nothing to resume from: nothing to protect
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert differing_settings(unfinished_run(run_dir), make_cfg(run_dir=run_dir)) == ["model.hidden_size: 64 -> 32"]
+    (run_dir / "DONE").write_text("{}")
+    assert unfinished_run(run_dir) is None  # complete: compared through DONE
+
+
+class SigtermAt(Callback):
+    """SIGTERM to this process on the first micro-batch of step `at` + 1, as a preemption would send it."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at and batch_idx % trainer.accumulate_grad_batches == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_inside_an_accumulation_window_stops_after_its_step_with_an_exact_checkpoint(make_cfg, tmp_path):
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(SIGTERMException):  # 2 micro-batches a step; SIGTERM on the first of step 5
+        train(make_cfg(*RESUMABLE, run_dir=run_dir), callbacks=[SigtermAt(at=4)])
+    assert torch.load(run_dir / "checkpoints" / "on_exception.ckpt", weights_only=True)["global_step"] == 5
+    full, resumed = LossRecorder(), LossRecorder()
+    train(make_cfg(*RESUMABLE, run_dir=tmp_path / "full"), callbacks=[full])
+    train(make_cfg(*RESUMABLE, run_dir=run_dir), callbacks=[resumed])
+    assert resumed.losses == full.losses[-len(resumed.losses):] and min(s for s, _ in resumed.losses) == 6

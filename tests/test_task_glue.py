@@ -149,7 +149,7 @@ def test_missing_files_and_bad_rows(make_cfg, tmp_path, capsys):
     data = write_glue(tmp_path, "stsb")
     with open(data / "STS-B" / "dev.tsv", "a", encoding="utf-8") as f:
         f.write("9\tmain-news\tMSRvid\t2012test\t0009\tnone\tnone\ta\tb\tfive\n")  # line 10 (header + 8 rows)
-    with pytest.raises(DataFormatError, match=r"STS-B/dev.tsv, line 10: expected a float score, found 'five'"):
+    with pytest.raises(DataFormatError, match=r"STS-B/dev.tsv, line 10: expected a float score from 0 to 5, found 'five'"):
         glue.load_splits(glue_cfg(make_cfg, "stsb", f"task.data_dir={data}").task, ["en"], 1)
     task_cfg = glue_cfg(make_cfg, "stsb", f"task.data_dir={data}", "task.skip_bad_rows=true").task
     assert len(glue.load_splits(task_cfg, ["en"], 1).evals[("dev", "en")]) == 8

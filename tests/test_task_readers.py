@@ -397,7 +397,7 @@ def test_glue_errors(tmp_path):
         read_glue_tsv(qqp, "qnli")
     stsb = write(tmp_path / "sts.tsv", ["index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\t"
                                         "sentence2\tscore", "0\tg\tf\ty\to\ts\ts\tA.\tB.\thigh"])
-    with pytest.raises(DataFormatError, match="line 2: expected a float score, found 'high'"):
+    with pytest.raises(DataFormatError, match="line 2: expected a float score from 0 to 5, found 'high'"):
         read_glue_tsv(stsb, "stsb")
     with pytest.raises(DataFormatError, match="no rte examples"):
         read_glue_tsv(write(tmp_path / "rte.tsv", ["index\tsentence1\tsentence2\tlabel"]), "rte")

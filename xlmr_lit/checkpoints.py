@@ -36,10 +36,62 @@ class CheckpointOnException(Callback):
         self.path = Path(checkpoint_dir) / "on_exception.ckpt"
 
     def on_exception(self, trainer, pl_module, exception) -> None:
+        if isinstance(exception, NonFiniteLossError):  # the weights are no longer worth resuming from
+            return
         micro_batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         at_step_boundary = micro_batches_done % trainer.accumulate_grad_batches == 0
         if trainer.state.fn == "fit" and trainer.global_step > 0 and at_step_boundary and not trainer.validating:
             trainer.save_checkpoint(self.path, weights_only=False)  # with the optimizer state, to resume from
+
+
+class FinishStepOnSigterm(Callback):
+    """SIGTERM inside a gradient-accumulation window is held until the window's last micro-batch, so that the run
+    stops after an optimizer step, where on_exception.ckpt resumes it exactly. (Lightning checks for SIGTERM after
+    every micro-batch; its flag is cleared meanwhile and set again.)"""
+
+    def __init__(self):
+        self.held = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        connector = trainer._signal_connector
+        mid_window = (batch_idx + 1) % trainer.accumulate_grad_batches != 0
+        if connector.received_sigterm and mid_window:
+            if not self.held:
+                log.warning("SIGTERM inside a gradient-accumulation window: stopping after its optimizer step")
+            self.held, connector.received_sigterm = True, False
+        elif self.held and not mid_window:
+            self.held, connector.received_sigterm = False, True
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training diverged: a loss is NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stops a diverged run: a non-finite training loss (any micro-batch) or validation `monitor` raises
+    NonFiniteLossError naming the step. It runs before the checkpoint callbacks of that step, so last.ckpt and
+    best.ckpt stay the last finite ones (placed ahead of them in the callback list; ModelCheckpoint always runs last)."""
+
+    def __init__(self, monitor: str, checkpoint_dir: Path):
+        self.monitor, self.checkpoint_dir = monitor, Path(checkpoint_dir)
+
+    def stop(self, what: str, value, step: int) -> None:
+        kept = [p.name for p in (self.checkpoint_dir / "last.ckpt", self.checkpoint_dir / "best.ckpt") if p.is_file()]
+        raise NonFiniteLossError(
+            f"the run diverged: {what} is {value} at step {step}; stopped there, "
+            + (f"keeping {' and '.join(kept)} from before it" if kept else "with no checkpoint written")
+            + " (lower the learning rate, or raise warmup or trainer.gradient_clip_val)")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            step_taken = (batch_idx + 1) % trainer.accumulate_grad_batches == 0
+            self.stop("the training loss", float(loss.detach().float().mean()), trainer.global_step + (not step_taken))
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is not None and not trainer.sanity_checking and not torch.isfinite(torch.as_tensor(value)).all():
+            self.stop(f"the validation {self.monitor}", float(value), trainer.global_step)
 
 
 class GlobalRNGState(Callback):
@@ -148,7 +200,8 @@ def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None
 
 class PauseAtStep(Callback):
     """Fault injection for tests: with XLMR_LIT_PAUSE_AT_STEP=N, once step N is done (logged, validated, checkpointed),
-    touches XLMR_LIT_PAUSE_FILE and sleeps, so a test can kill the process at a known point."""
+    touches XLMR_LIT_PAUSE_FILE and sleeps until killed or sent SIGTERM, so a test can stop the process at a known
+    point."""
 
     def __init__(self, step: int, pause_file: Path):
         self.step, self.pause_file = step, pause_file
@@ -156,8 +209,8 @@ class PauseAtStep(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
             self.pause_file.write_text(str(os.getpid()))
-            while True:
-                time.sleep(1)
+            while not trainer.received_sigterm:
+                time.sleep(0.1)
 
 
 def fault_injection_callbacks() -> list[Callback]:

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import shlex
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -13,9 +14,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xlmr_lit import sweep_report
-from xlmr_lit.config_checks import ConfigError, check_config, check_override_keys
+from xlmr_lit.checkpoints import NonFiniteLossError
+from xlmr_lit.config_checks import ConfigError, check_config, check_machine, check_override_keys
+from xlmr_lit.corpus import CorpusError
 from xlmr_lit.finetune import finetune
 from xlmr_lit.pipeline import (
     REFUSED_FILE,
@@ -23,14 +27,22 @@ from xlmr_lit.pipeline import (
     differing_settings,
     mark_done,
     mark_failed,
+    mark_started,
     pretrain_then_finetune,
     restore_hydra_files,
+    unfinished_run,
 )
 from xlmr_lit.quiet import silence_noise
+from xlmr_lit.tasks.readers import DataFormatError
 from xlmr_lit.threads import configure_threads
+from xlmr_lit.tokenizer import VocabularyTooLargeError, VocabularyTooSmallError
 
 log = logging.getLogger(__name__)
+USER_ERRORS = (ConfigError, CorpusError, DataFormatError, NonFiniteLossError, VocabularyTooLargeError,
+               VocabularyTooSmallError)  # the message says it all; anything else is a bug, shown with its traceback
+USER_ERROR_EXIT = 2
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+SIGTERM_EXIT = 128 + signal.SIGTERM  # 143, the shell's and SLURM's convention for a job ended by SIGTERM
 
 
 def safe_dirname(overrides: str, limit: int = 120) -> str:
@@ -50,44 +62,90 @@ def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
 
 
 def main() -> float | None:
-    """Mistyped override keys are refused with "did you mean ...?" before Hydra composes; a sweep with a failed point
-    exits non-zero once every point has run."""
+    """Mistyped override keys are refused with "did you mean ...?" before Hydra composes, and a single run's config
+    (with its run dir) is checked before Hydra creates anything there; a user error prints its message alone and exits
+    2 (HYDRA_FULL_ERROR=1 shows the traceback). A sweep with a failed point exits 1 once every point has run."""
     try:
         check_override_keys(sys.argv[1:], CONF_DIR)
-    except ConfigError as err:
-        sys.exit(f"error: {err}")
+        check_single_run(sys.argv[1:])
+    except USER_ERRORS as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(USER_ERROR_EXIT)
     objective = hydra_main()
     if sweep_report.failed_points:
         sys.exit(f"error: {len(sweep_report.failed_points)} sweep point(s) failed (listed above)")
     return objective
 
 
+def check_single_run(args: list[str]) -> None:
+    """check_config, check_machine and the run dir's earlier run, for a single run given as key=value overrides, before
+    Hydra creates the run dir, its .hydra/ and train.log. Sweeps and Hydra's own options are checked per point."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import open_dict
+
+    if any(a.startswith("-") for a in args):
+        return
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=args, return_hydra_config=True)
+    except HydraException as err:  # an unknown option of a config group, a malformed override
+        raise ConfigError(str(err).split("\nConfig search path:")[0].strip()) from None
+    if cfg.hydra.mode == "MULTIRUN":
+        return
+    given = OmegaConf.to_container(cfg.paths, resolve=False)["run_dir"]
+    run_dir = Path(cfg.hydra.run.dir if "${hydra:" in str(given) else cfg.paths.run_dir)
+    with open_dict(cfg):
+        del cfg["hydra"]
+        cfg.paths.run_dir = str(run_dir)
+    check_config(cfg)
+    check_machine(cfg, run_dir)
+    if message := refusal(run_dir, cfg):
+        raise ConfigError(message)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
+    try:
+        return run_job(cfg)
+    except USER_ERRORS as err:  # a single run's; a sweep marks its point FAILED or REFUSED and goes on
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        log_to_file(traceback.format_exc())
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(USER_ERROR_EXIT)
+
+
+def run_job(cfg: DictConfig) -> float | None:
     """Marks the run dir DONE (with its settings) or FAILED. A complete run with the same settings is skipped, one with
-    other settings is refused (kept as it is); in a sweep, a failing or refused point does not stop the others
-    (`sweep_report.ReportFailedPoints` lists them at the end)."""
+    other settings is refused (kept as it is), as is an unfinished one; in a sweep, a failing or refused point does
+    not stop the others (`sweep_report.ReportFailedPoints` lists them at the end)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     run_dir = Path(cfg.paths.run_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        check_config(cfg)
+        check_machine(cfg, run_dir)
+    except ConfigError as err:
+        if not multirun:
+            raise
+        log.error(f"this sweep point cannot run; the sweep goes on (details in {mark_failed(run_dir, str(err))}): {err}")
+        return None
     done = completed_run(run_dir)
+    if message := refusal(run_dir, cfg):  # the earlier run's .hydra/ files back, as Hydra rewrote them for this one
+        restore_hydra_files(run_dir, done if done is not None else unfinished_run(run_dir))
+        return refuse(run_dir, message, multirun)
     if done is not None:
         restore_hydra_files(run_dir, done)
-        differ = differing_settings(done, cfg)
-        if not differ:
-            (run_dir / REFUSED_FILE).unlink(missing_ok=True)
-            log.info(f"{run_dir} is complete (DONE exists): skipping")
-            return None
-        message = (f"{run_dir} holds a complete run with other settings, kept as it is; this one differs in\n  "
-                   + "\n  ".join(differ[:20]) + ("\n  ..." if len(differ) > 20 else "")
-                   + "\ngive it its own directory (hydra.run.dir=..., or hydra.sweep.dir=... for a sweep)")
-        if not multirun:
-            raise ConfigError(message)
-        (run_dir / REFUSED_FILE).write_text(message + "\n")
-        log.error(f"this sweep point is refused; the sweep goes on: {message}")
+        (run_dir / REFUSED_FILE).unlink(missing_ok=True)
+        log.info(f"{run_dir} is complete (DONE exists): skipping")
         return None
+    (run_dir / REFUSED_FILE).unlink(missing_ok=True)
+    mark_started(run_dir, cfg)
     silence_noise()
     resume = resume_command(run_dir, multirun)
     log.info(f"if interrupted, the same command resumes this run: {resume}")
@@ -96,7 +154,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
     log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     try:
         results = train(cfg)
-    except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into SystemExit) or SIGTERM
+    except SIGTERMException:  # preemption, `timeout`, scancel: exit 143 so that the scheduler requeues, not DONE
+        log.error(f"stopped by SIGTERM (exit {SIGTERM_EXIT}{', the sweep stops here' if multirun else ''}); "
+                  f"resume with: {resume}")
+        finish_wandb_run(exit_code=SIGTERM_EXIT)
+        sys.exit(SIGTERM_EXIT)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into SystemExit(1))
         log.error(f"interrupted; resume with: {resume}")
         raise
     except Exception:
@@ -109,6 +172,40 @@ def hydra_main(cfg: DictConfig) -> float | None:
     finish_wandb_run(exit_code=0)
     mark_done(run_dir, cfg)
     return sweep_objective(results)
+
+
+def refusal(run_dir: Path, cfg: DictConfig) -> str | None:
+    """Why `run_dir` cannot take this run: it holds a complete run, or an unfinished one that a resume would continue,
+    with other settings. None where it can (a complete run with the same settings is skipped)."""
+    done = completed_run(run_dir)
+    if done is not None:
+        earlier, what, advice = done, "a complete run", ""
+    elif cfg.train.ckpt_path == "auto" and (earlier := unfinished_run(run_dir)) is not None:
+        what, advice = "an unfinished run (checkpoints/ to resume from)", "resume it with its own settings, or "
+    else:
+        return None
+    differ = differing_settings(earlier, cfg)
+    if not differ:
+        return None
+    return (f"{run_dir} holds {what} with other settings, kept as it is; this one differs in\n  "
+            + "\n  ".join(differ[:20]) + ("\n  ..." if len(differ) > 20 else "")
+            + f"\n{advice}give it its own directory (hydra.run.dir=..., or hydra.sweep.dir=... for a sweep)")
+
+
+def log_to_file(text: str) -> None:
+    """`text` into the run's train.log only (Hydra's file handler), not onto the console."""
+    record = logging.LogRecord(log.name, logging.ERROR, __file__, 0, text, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def refuse(run_dir: Path, message: str, multirun: bool) -> None:
+    """The run dir is kept as it is: an error, or in a sweep a REFUSED point."""
+    if not multirun:
+        raise ConfigError(message)
+    (run_dir / REFUSED_FILE).write_text(message + "\n")
+    log.error(f"this sweep point is refused; the sweep goes on: {message}")
 
 
 def resume_command(run_dir: Path, multirun: bool) -> str:

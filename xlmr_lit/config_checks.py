@@ -8,6 +8,8 @@ problems are reported at once, each naming the key, the value given and what is 
 
 import codecs
 import difflib
+import math
+import os
 import re
 from pathlib import Path
 
@@ -27,6 +29,8 @@ ARCHITECTURE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_atte
                      "max_position_embeddings")
 MAN_PAGES_HINT = ("; scale=mini reads Debian's man pages, written there once by "
                   "`python -m xlmr_lit.man_page_corpus <dir>`")
+PRECISIONS = ("32-true", "32", 32, "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", 64, "bf16", "16",
+              16, "transformer-engine", "transformer-engine-float16")
 MAGIC = {".gz": b"\x1f\x8b", ".xz": b"\xfd7zXZ\x00"}
 
 
@@ -63,6 +67,9 @@ class _Problems:
                high_open: bool = False):
         value = self.value(key)
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            self.bad(key, value, "a finite number" + _interval_text(low, high, low_open, high_open))
+            return None
         if ok:
             ok = (low is None or (value > low if low_open else value >= low)) and (
                 high is None or (value < high if high_open else value <= high))
@@ -141,7 +148,9 @@ def _interval_text(low, high, low_open: bool, high_open: bool) -> str:
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError listing every value of `cfg` that cannot run (see the module docstring)."""
     problems = _Problems(cfg)
-    problems.integer("seed", minimum=0)
+    problems.integer("seed", minimum=0, maximum=2**32 - 1)
+    if problems.value("threads") != "auto":
+        problems.integer("threads", minimum=1)
     _check_model(problems)
     _check_optim_train_trainer(problems)
     problems.choice("logger.wandb.mode", ("offline", "online", "disabled"))
@@ -214,7 +223,7 @@ def _check_optim_train_trainer(p: _Problems) -> None:
         path = Path(str(ckpt_path)).expanduser()
         if not path.is_file():
             p.bad("train.ckpt_path", ckpt_path, "auto, null or an existing checkpoint file to resume from")
-        elif problem := checkpoint_problem(path):
+        elif problem := checkpoint_problem(path) or _other_run_checkpoint(p.cfg, path):
             p.bad("train.ckpt_path", ckpt_path, f"a training checkpoint to resume from; this one {problem}")
     p.boolean("train.compile")
     p.integer("train.overfit_batches", minimum=0)
@@ -222,7 +231,14 @@ def _check_optim_train_trainer(p: _Problems) -> None:
     if ckpt_path is not None and not isinstance(ckpt_path, str):
         p.bad("train.ckpt_path", ckpt_path, "auto, null or a checkpoint path")
     p.integer("trainer.max_steps", minimum=1)
-    p.integer("trainer.max_epochs", minimum=-1)
+    max_epochs = p.integer("trainer.max_epochs", minimum=-1)
+    trains = p.cfg.task.get("name") == "pretrain" or p.cfg.task.get("train", True) is not False
+    if max_epochs == 0 and trains:
+        p.bad("trainer.max_epochs", 0, "-1 (trainer.max_steps ends the run) or an integer >= 1; 0 trains nothing "
+              "(task.train=false scores model.init without training)")
+    if "limit_train_batches" in p.cfg.trainer and p.value("trainer.limit_train_batches") in (0, 0.0) and trains:
+        p.bad("trainer.limit_train_batches", p.value("trainer.limit_train_batches"),
+              "a number of batches >= 1 or a fraction in (0, 1]; 0 trains nothing")
     p.integer("trainer.num_nodes", minimum=1)
     p.integer("trainer.log_every_n_steps", minimum=1)
     p.integer("trainer.num_sanity_val_steps", minimum=-1)
@@ -231,6 +247,18 @@ def _check_optim_train_trainer(p: _Problems) -> None:
         fast_dev_run = p.value("trainer.fast_dev_run")
         if not isinstance(fast_dev_run, bool | int) or fast_dev_run < 0:
             p.bad("trainer.fast_dev_run", fast_dev_run, "true, false or a number of batches >= 0")
+    p.choice("trainer.precision", PRECISIONS)
+    if "accumulate_grad_batches" in p.cfg.trainer:
+        p.bad("trainer.accumulate_grad_batches", p.value("trainer.accumulate_grad_batches"),
+              "no value: the harness derives it, train.global_batch_size / (data.micro_batch_size x devices); set "
+              "train.global_batch_size")
+    import inspect
+
+    import pytorch_lightning
+
+    known = set(inspect.signature(pytorch_lightning.Trainer.__init__).parameters)
+    for key in sorted(set(p.cfg.trainer) - known):
+        p.lines.append(f"trainer.{key}: pytorch_lightning.Trainer has no argument {key!r}")
     if "overfit_batches" in p.cfg.trainer:
         p.bad("trainer.overfit_batches", p.value("trainer.overfit_batches"),
               "train.overfit_batches instead (debug=overfit): Lightning's replaces the block samplers")
@@ -239,6 +267,25 @@ def _check_optim_train_trainer(p: _Problems) -> None:
             or (isinstance(devices, str) and re.fullmatch(r"\d+(,\d+)*,?", devices))
             or (isinstance(devices, ListConfig) and len(devices) > 0)):
         p.bad("trainer.devices", devices, "a number of devices >= 1, -1, auto, or a list of device ids")
+
+
+def _other_run_checkpoint(cfg: DictConfig, path: Path) -> str | None:
+    """Why the training checkpoint `path` cannot resume this config: another task, or (pretraining) another shape."""
+    import torch
+
+    hparams = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters") or {}
+    finetuning, pretraining = cfg.task.name != "pretrain", "labels" not in hparams
+    if finetuning == pretraining:
+        return (f"is a {'pretraining' if pretraining else 'fine-tuning'} checkpoint, and task={cfg.task.name} "
+                f"{'fine-tunes' if finetuning else 'pretrains'}")
+    model_config = hparams.get("model_config") or {}
+    if finetuning or cfg.model.get("init") or not model_config:
+        return None
+    given = {key: cfg.model.get(key) for key in ARCHITECTURE_KEYS}
+    given["intermediate_size"] = given["intermediate_size"] or 4 * (given["hidden_size"] or 0)
+    differ = [f"{key}={model_config[key]} (model.{key}={given[key]})" for key in ARCHITECTURE_KEYS
+              if key in model_config and model_config[key] != given[key]]
+    return f"is of a model of another shape: {', '.join(differ)}" if differ else None
 
 
 def _check_pretraining_data(p: _Problems) -> None:
@@ -262,7 +309,7 @@ def _check_pretraining_data(p: _Problems) -> None:
         p.bad("data.random_token_prob + data.leave_unmasked_prob", random_prob + unmasked_prob,
               "at most 1 (the rest of the selected tokens become <mask>)")
     p.integer("data.valid_every", minimum=1)
-    p.integer("data.valid_max_tokens", minimum=0)
+    p.integer("data.valid_max_tokens", minimum=1)
     p.integer("data.num_proc", minimum=1)
     skip_missing = p.boolean("data.skip_missing_languages")
     p.boolean("data.skip_undecodable")
@@ -285,7 +332,11 @@ def _check_corpus_files(p: _Problems, corpus_dir: Path, languages: list[str], sk
     """Each language's file exists (unless data.skip_missing_languages) and a .gz / .xz one starts like one."""
     missing = []
     for lang in languages:
-        path = next((corpus_dir / f"{lang}{s}" for s in SUFFIXES if (corpus_dir / f"{lang}{s}").is_file()), None)
+        paths = [corpus_dir / f"{lang}{s}" for s in SUFFIXES if (corpus_dir / f"{lang}{s}").is_file()]
+        if len(paths) > 1:
+            p.lines.append(f"{corpus_dir} has {' and '.join(path.name for path in paths)}: one file per language, "
+                           f"so which is the {lang} text? Move the other away")
+        path = paths[0] if paths else None
         if path is None:
             missing.append(lang)
             continue
@@ -307,17 +358,27 @@ def _check_corpus_files(p: _Problems, corpus_dir: Path, languages: list[str], sk
 
 def _check_tokenizer(p: _Problems) -> None:
     p.choice("tokenizer.model_type", ("unigram", "bpe"))
-    p.integer("tokenizer.vocab_size", minimum=8)
+    vocab_size = p.integer("tokenizer.vocab_size", minimum=8)
     p.integer("tokenizer.sample_lines", minimum=1)
     p.number("tokenizer.character_coverage", 0, 1, low_open=True)
     spm_path = p.existing("tokenizer.spm_path", "file")
+    model_vocab_size = p.value("model.vocab_size")
+    if p.value("model.init"):  # its tokenizer and embedding come with it
+        return
     if spm_path is not None:
         import sentencepiece
 
         try:
-            sentencepiece.SentencePieceProcessor(model_file=str(spm_path))
+            pieces = len(sentencepiece.SentencePieceProcessor(model_file=str(spm_path)))
         except Exception:
             p.bad("tokenizer.spm_path", str(spm_path), "a SentencePiece model file (this one does not parse)")
+            return
+        if model_vocab_size != pieces + 2:
+            p.bad("model.vocab_size", model_vocab_size, f"{pieces + 2}, the vocabulary of tokenizer.spm_path={str(spm_path)!r} "
+                  f"({pieces} pieces + 2): the embedding has a row per entry")
+    elif vocab_size is not None and vocab_size != model_vocab_size:
+        p.bad("tokenizer.vocab_size", vocab_size, f"model.vocab_size={model_vocab_size}, as the embedding has a row per "
+              f"entry: set model.vocab_size={vocab_size} instead (tokenizer.vocab_size follows it)")
 
 
 def _check_task(p: _Problems, prefix: str) -> None:
@@ -364,6 +425,48 @@ def _check_task(p: _Problems, prefix: str) -> None:
             codecs.lookup(str(task.encoding))
         except LookupError:
             p.bad(f"{prefix}.encoding", task.encoding, "null or a Python codec name such as utf-8 or latin-1")
+
+
+def check_machine(cfg: DictConfig, run_dir: Path) -> None:
+    """Raise ConfigError if this machine cannot run `cfg`: no GPU for trainer.accelerator=gpu, or a run dir or cache
+    dir it cannot write. (Not part of check_config: a config for a GPU node can be checked anywhere.)"""
+    lines = []
+    accelerator = cfg.trainer.get("accelerator")
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            lines.append(f"trainer.accelerator={accelerator!r}: expected a CUDA GPU, and this machine has none that "
+                         f"torch can use; trainer=cpu trains on the CPU")
+    for key, path in (("run dir (hydra.run.dir, paths.run_dir)", run_dir),
+                      ("paths.cache_dir", Path(str(cfg.paths.cache_dir)).expanduser())):
+        if problem := _unwritable(path):
+            lines.append(f"{key}={str(path)!r}: expected a directory this process can write; {problem}")
+    if lines:
+        raise ConfigError("this machine cannot run the config:\n  " + "\n  ".join(lines))
+
+
+def _unwritable(path: Path) -> str | None:
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file" if existing == path else f"{existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is read-only"
+    return None
+
+
+def untrained_report_groups(groups, languages: list[str]) -> list[str]:
+    """Warnings for data.report_groups members that the run does not train: their averages leave them out."""
+    warnings = []
+    for group, members in (groups or {}).items():
+        if missing := [lang for lang in members if lang not in languages]:
+            kept = [lang for lang in members if lang in languages]
+            warnings.append(f"data.report_groups.{group} names {missing}, not trained in this run (languages: "
+                            f"{' '.join(languages)}); " + (f"its average is over {kept} only" if kept
+                                                           else "it is left out of the results table"))
+    return warnings
 
 
 # ----------------------------------------------------------------------------------------------

@@ -291,7 +291,10 @@ def _load_hf_dir(directory: Path) -> tuple[XLMRConfig, dict[str, torch.Tensor], 
                 f"{directory} is not an HF XLM-R directory: {required.name} is missing "
                 f"(expected config.json, one of {', '.join(HF_WEIGHT_FILES)}, and {SPM_FILE})"
             )
-    config = config_from_hf(json.loads(config_file.read_text()))
+    try:
+        config = config_from_hf(json.loads(config_file.read_text()))
+    except (ValueError, AttributeError, TypeError) as err:  # not JSON, not a JSON object, not XLM-R
+        raise ValueError(f"{config_file}: not an HF XLM-R config.json ({err})") from None
     state_dict = hf_to_ours(read_hf_weights(directory))
     _check_vocab(config, spm_file)
     return config, state_dict, spm_file
@@ -327,7 +330,9 @@ def read_torch_file(path: Path, mmap: bool = False):
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} holds objects other than tensors and plain containers: {err}") from err
+        detail = str(err).rsplit("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0] if str(err) else ""
+        raise ValueError(f"{path} is not a checkpoint of xlmr-lit, HF or fairseq: it holds objects other than tensors "
+                         f"and plain containers, which are not loaded, as that could run code ({detail})") from None
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(

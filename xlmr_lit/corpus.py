@@ -52,6 +52,8 @@ class ReadReport:
     documents: int = 0
     text_bytes: int = 0
     undecodable_lines: list[int] = field(default_factory=list)
+    long_lines: int = 0  # lines of more than LONG_LINE_BYTES
+    first_long_line: tuple[int, int] | None = None  # (line number, bytes)
 
     def summary(self) -> str | None:
         if not self.undecodable_lines:
@@ -60,6 +62,7 @@ class ReadReport:
         return f"{self.path}: skipped {len(self.undecodable_lines)} lines that are not valid UTF-8 (lines {first}...)"
 
 
+LONG_LINE_BYTES = 4192  # SentencePiece's max_sentence_length: its trainer skips longer lines
 MAX_UNDECODABLE_FRACTION = 0.05  # more than this is a file in another encoding, not a few stray bytes
 
 
@@ -91,6 +94,9 @@ def _read_documents(path: Path, report: ReadReport, skip_undecodable: bool) -> I
                     raise CorpusError(f"{path}, line {line_no}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
                 report.undecodable_lines.append(line_no)
                 continue
+            if len(raw) > LONG_LINE_BYTES:
+                report.long_lines += 1
+                report.first_long_line = report.first_long_line or (line_no, len(raw))
             if line:
                 doc.append(line)
                 report.lines += 1

@@ -84,6 +84,9 @@ def export(checkpoint: Path, out_dir: Path, tokenizer: Path | None = None, overw
 def check_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"out_dir {out_dir} is a file, not a directory: give a directory to write")
+    parent = next((p for p in out_dir.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise FileExistsError(f"out_dir {out_dir} is inside {parent}, which is a file: give a directory to write")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         present = ", ".join(sorted(p.name for p in out_dir.iterdir())[:8])
         raise FileExistsError(

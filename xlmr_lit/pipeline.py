@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.utilities import rank_zero_only
 
+from xlmr_lit.config_checks import ARCHITECTURE_KEYS
 from xlmr_lit.finetune import finetune
 from xlmr_lit.prepare import cache_key
 from xlmr_lit.pretrain import pretrain, pretraining_rows
@@ -17,7 +18,7 @@ from xlmr_lit.results import write_rows
 from xlmr_lit.runs import start_run_dir, sweep_keys
 
 log = logging.getLogger(__name__)
-DONE_FILE, FAILED_FILE, REFUSED_FILE = "DONE", "FAILED", "REFUSED"
+DONE_FILE, FAILED_FILE, REFUSED_FILE, STARTED_FILE = "DONE", "FAILED", "REFUSED", "STARTED"
 PRETRAINING_SETTINGS = ("seed", "data", "tokenizer", "model", "optim", "train", "trainer")
 
 
@@ -117,13 +118,37 @@ def completed_run(run_dir: Path) -> dict | None:
 
 
 def differing_settings(done: dict, cfg: DictConfig) -> list[str]:
-    """`key: done value -> this value` for every setting in which `cfg` differs from the complete run."""
+    """`key: done value -> this value` for every setting in which `cfg` differs from the complete (or unfinished) run.
+    With the same model.init, the architecture keys are left out: the checkpoint fixes them, and a run records them."""
     before, now = done.get("settings"), run_settings(cfg)
     if before is None:
         return []
     missing = object()
+    from_init = {f"model.{key}" for key in ARCHITECTURE_KEYS} | {"tokenizer.vocab_size"}
+    same_init = now.get("model.init") and before.get("model.init") == now.get("model.init")
     return [f"{key}: {before.get(key, '(unset)')!r} -> {now.get(key, '(unset)')!r}"
-            for key in sorted(before.keys() | now.keys()) if before.get(key, missing) != now.get(key, missing)]
+            for key in sorted(before.keys() | now.keys())
+            if before.get(key, missing) != now.get(key, missing) and not (same_init and key in from_init)]
+
+
+def unfinished_run(run_dir: Path) -> dict | None:
+    """What the attempt that left checkpoints in `run_dir` without finishing recorded ({"settings", "hydra_files"}, as
+    DONE does, from its STARTED marker, or the settings of its config_resolved.yaml), or None if there is none."""
+    if (run_dir / DONE_FILE).exists() or not list((run_dir / "checkpoints").glob("*.ckpt")):
+        return None
+    try:
+        return json.loads((run_dir / STARTED_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        pass
+    try:
+        return {"settings": run_settings(OmegaConf.load(run_dir / "config_resolved.yaml"))}
+    except Exception:  # no or damaged config: nothing to compare with
+        return None
+
+
+def mark_started(run_dir: Path, cfg: DictConfig) -> None:
+    """STARTED, recording the settings an unfinished run is resumed with (and its .hydra/ files), compared by a rerun."""
+    _write_record(run_dir, STARTED_FILE, cfg)
 
 
 def restore_hydra_files(run_dir: Path, done: dict) -> None:
@@ -134,13 +159,19 @@ def restore_hydra_files(run_dir: Path, done: dict) -> None:
 
 def mark_done(run_dir: Path, cfg: DictConfig) -> None:
     """DONE, recording the run's settings (so a rerun with other settings is not skipped) and its .hydra/ files."""
-    hydra_dir = run_dir / ".hydra"
-    hydra_files = {p.name: p.read_text() for p in sorted(hydra_dir.glob("*.yaml"))} if hydra_dir.is_dir() else {}
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
     (run_dir / REFUSED_FILE).unlink(missing_ok=True)
-    scratch = run_dir / f".{DONE_FILE}.tmp-{os.getpid()}"
+    _write_record(run_dir, DONE_FILE, cfg)
+    (run_dir / STARTED_FILE).unlink(missing_ok=True)
+
+
+def _write_record(run_dir: Path, name: str, cfg: DictConfig) -> None:
+    hydra_dir = run_dir / ".hydra"
+    hydra_files = {p.name: p.read_text() for p in sorted(hydra_dir.glob("*.yaml"))} if hydra_dir.is_dir() else {}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scratch = run_dir / f".{name}.tmp-{os.getpid()}"
     scratch.write_text(json.dumps({"settings": run_settings(cfg), "hydra_files": hydra_files}, indent=1, default=str))
-    os.replace(scratch, run_dir / DONE_FILE)
+    os.replace(scratch, run_dir / name)
 
 
 def mark_failed(run_dir: Path, details: str) -> Path:

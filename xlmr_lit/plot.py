@@ -433,6 +433,11 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         return draw_mono_vs_multi(rows, out, split)
     plt = _pyplot()
     spec = spec_for(experiment)
+    if spec.x_key and rows and not any(spec.x_key in r for r in rows):
+        runs = sorted({str(r["run"]) for r in rows})
+        raise SystemExit(f"{experiment}: no result row has {spec.x_key}, the setting its sweep varies, so there is "
+                         f"nothing to draw: {', '.join(runs[:5])}{' ...' if len(runs) > 5 else ''} "
+                         f"are no points of its sweep (xlmr-train experiment={name} runs them)")
     selected, used_split = _select(rows, spec, split)
     if not selected and spec.x_key and pretraining_rows(rows):  # a sweep run without its downstream (~downstream)
         fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from xlmr_lit.corpus import CorpusError, ReadReport, fingerprint, read_documents
+from xlmr_lit.corpus import LONG_LINE_BYTES, CorpusError, ReadReport, fingerprint, read_documents
 from xlmr_lit.sampling import alpha_sampling_probs, apportion
 from xlmr_lit.tokenizer import EOS_ID, UNK_ID, XLMRTokenizer, train_sentencepiece
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # bump when the cached formats change (2: tokenizers no longer record their scratch path)
 CHUNK_BYTES = 4 << 20  # text encoded per SentencePiece call; bounds memory whatever the corpus size
+SAMPLE_MAX_BYTES = 1 << 30  # the tokenizer sample's text over all languages, each its share by lines
 
 
 @dataclass
@@ -139,21 +140,41 @@ def count_text(path: Path, skip_undecodable: bool) -> ReadReport:
     return report
 
 
-def sample_lines(path: Path, k: int, seed: int, skip_undecodable: bool) -> list[str]:
-    """k lines drawn uniformly (reservoir sampling); whole passes repeated when k exceeds the file."""
+def sample_lines(path: Path, k: int, seed: int, skip_undecodable: bool,
+                 max_bytes: int = SAMPLE_MAX_BYTES) -> tuple[list[str], str | None]:
+    """k lines drawn uniformly (reservoir sampling); whole passes repeated when k exceeds the file; at most
+    `max_bytes` of text. Lines longer than LONG_LINE_BYTES are left out (SentencePiece's trainer would skip them);
+    the second value says so, naming the file and line. A file with no shorter line is an error."""
     rng = np.random.default_rng(seed)
     reservoir: list[str] = []
     seen = 0
-    for doc in read_documents(path, ReadReport(path), skip_undecodable):
+    report = ReadReport(path)
+    for doc in read_documents(path, report, skip_undecodable):
         for line in doc:
             seen += 1
             if len(reservoir) < k:
                 reservoir.append(line)
             elif (j := rng.integers(seen)) < k:
                 reservoir[j] = line
-    if len(reservoir) < k:
+    note = None
+    if report.long_lines:
+        line_no, size = report.first_long_line
+        if report.long_lines == report.lines:
+            raise CorpusError(f"{path}, line {line_no}: {size} bytes in one line, and no line of the file is shorter "
+                              f"than {LONG_LINE_BYTES} bytes, the longest SentencePiece takes; split the text into "
+                              f"lines (a sentence or paragraph each, documents separated by blank lines)")
+        note = (f"{path}: {report.long_lines} line(s) longer than {LONG_LINE_BYTES} bytes (first: line {line_no}, "
+                f"{size} bytes) are left out of the tokenizer sample, as SentencePiece would skip them")
+        reservoir = [line for line in reservoir if len(line.encode()) <= LONG_LINE_BYTES]
+    if seen < k:
         reservoir = (reservoir * (-(-k // len(reservoir))))[:k]
-    return reservoir
+    kept, total = [], 0
+    for line in reservoir:
+        total += len(line.encode()) + 1
+        if total > max_bytes and kept:
+            break
+        kept.append(line)
+    return kept, note
 
 
 def prepare_tokenizer(
@@ -189,8 +210,14 @@ def prepare_tokenizer(
         _warn_undecodable(report)
     probs = alpha_sampling_probs([r.text_bytes for r in reports], alpha)
     per_language = apportion(probs, sample_lines_total)
-    args = [(files[lang], max(int(k), 1), seed + i, skip_undecodable) for i, (lang, k) in enumerate(zip(langs, per_language))]
-    samples = _map(sample_lines, args, num_proc, "sample text")
+    per_language = [max(int(k), 1) for k in per_language]
+    args = [(files[lang], k, seed + i, skip_undecodable, SAMPLE_MAX_BYTES * k // sum(per_language))
+            for i, (lang, k) in enumerate(zip(langs, per_language))]
+    samples = []
+    for lines, note in _map(sample_lines, args, num_proc, "sample text"):
+        if note:
+            log.warning(note)
+        samples.append(lines)
     with atomic_dir(final) as scratch:
         sample_file = scratch / "sample.txt"
         with open(sample_file, "w", encoding="utf-8") as f:

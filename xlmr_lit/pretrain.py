@@ -12,13 +12,15 @@ from xlmr_lit.callbacks import run_callbacks
 from xlmr_lit.checkpoints import (
     AtomicCheckpointIO,
     CheckpointOnException,
+    FinishStepOnSigterm,
     GlobalRNGState,
     LastCheckpoint,
+    StopOnNonFiniteLoss,
     checkpoint_step,
     fault_injection_callbacks,
     resume_checkpoint,
 )
-from xlmr_lit.config_checks import apply_init_architecture
+from xlmr_lit.config_checks import apply_init_architecture, untrained_report_groups
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import check_languages, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
@@ -203,6 +205,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         log.info("blocks of %d tokens for steps 1-%d, then of %d (data.short_blocks)",
                  cfg.data.short_blocks.tokens_per_sample, datamodule.short_steps, cfg.data.tokens_per_sample)
     log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
+    for warning in untrained_report_groups(cfg.data.report_groups, corpus.languages):
+        log.warning(warning)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches * accumulate)
 
@@ -239,7 +243,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         check_val_every_n_epoch=None,
         use_distributed_sampler=False,  # AlphaBlockSampler splits the data across ranks itself
         logger=build_loggers(cfg, run_dir, resume_step=checkpoint_step(resume_from)),
-        callbacks=[checkpointing, last, CheckpointOnException(checkpoint_dir), GlobalRNGState(), *(callbacks or []),
+        callbacks=[StopOnNonFiniteLoss("val/loss", checkpoint_dir), checkpointing, last,
+                   CheckpointOnException(checkpoint_dir), FinishStepOnSigterm(), GlobalRNGState(), *(callbacks or []),
                    *fault_injection_callbacks(),
                    *run_callbacks(cfg, "val/loss", "min", cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
         plugins=[AtomicCheckpointIO()],

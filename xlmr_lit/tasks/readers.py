@@ -11,6 +11,7 @@ TSV files are split on tabs by hand, never with the csv module's quoting: the te
 quote characters that are part of the text.
 """
 
+import codecs
 import json
 import logging
 import re
@@ -114,8 +115,7 @@ def _lines(path, encoding: str = "utf-8"):
                 line = raw.decode(encoding)
             except UnicodeDecodeError as e:
                 # Still a UnicodeDecodeError, so that callers can retry with another encoding.
-                hint = "; the original CoNLL-2003 German files are latin-1" if encoding == "utf-8" else ""
-                where = f"{path}, line {number}: not {encoding} text, pass the file's encoding{hint}"
+                where = f"{path}, line {number}: not {encoding} text; convert the file to UTF-8 (if it is latin-1: iconv -f latin1 -t utf-8)"
                 raise UnicodeDecodeError(e.encoding, e.object, e.start, e.end, f"{e.reason} ({where})") from None
             if number == 1:
                 line = line.removeprefix("\ufeff")
@@ -177,6 +177,9 @@ def report_count(path, count: int, what: str, expected_counts: dict[str, int]) -
 def detect_encoding(path) -> str:
     """'utf-8' if the whole file is UTF-8, else 'latin-1' (logged): the original CoNLL-2003 German files."""
     raw = Path(path).read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw[:4096]:
+        raise DataFormatError(path, "UTF-16 text (a UTF-16 byte order mark or NUL bytes); convert the file to UTF-8, "
+                                    "e.g. iconv -f utf-16 -t utf-8", 1)
     try:
         raw.decode("utf-8")
         return "utf-8"
@@ -313,6 +316,9 @@ def warn_i_starts(where, count: int) -> None:
         log.warning("%s: %d entities start with I- (treated as B-, as conlleval does)", where, count)
 
 
+MAX_SENTENCE_TOKENS = 1000  # CoNLL-2002/2003 and PAN-X sentences have at most a few hundred
+
+
 def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LABELS,
                encoding: str | None = None, skip_bad: bool = False) -> Records:
     """TaggedSentences from a CoNLL-style file: one token per line, the tag in the last column.
@@ -340,12 +346,17 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
     tokens: list[str] = []
     tags: list[str] = []
     sentence_error: DataFormatError | None = None
+    sentence_start = 0  # its first line
 
     i_starts = 0  # IOB2 input: entities that start with I- (after O or another type)
     other_column_lines: list[int] = []  # e.g. CoNLL-2003 German lines whose token and lemma run together
 
     def finish_sentence():
         nonlocal tokens, tags, sentence_error, i_starts
+        if len(tokens) > MAX_SENTENCE_TOKENS:
+            raise DataFormatError(path, f"{len(tokens)} tokens without a blank line between them, read as one sentence "
+                                        f"(at most {MAX_SENTENCE_TOKENS}); sentences are separated by blank lines",
+                                  sentence_start)
         if sentence_error is not None:
             out.bad(sentence_error)
         elif tokens:
@@ -398,6 +409,8 @@ def read_conll(path, *, scheme: str, language: str | None = None, labels=NER_LAB
             expected = "O, B-X or I-X" + (f" with X in {sorted(allowed_types)}" if allowed_types else "")
             sentence_error = DataFormatError(path, f"unknown tag {tag!r}, expected {expected}", number)
             continue
+        if not tokens:
+            sentence_start = number
         tokens.append(token)
         tags.append(tag)
     finish_sentence()
@@ -535,7 +548,9 @@ def read_glue_tsv(path, task: str, skip_bad: bool = False) -> Records:
             try:
                 label = float(raw)
             except ValueError:
-                out.bad(DataFormatError(path, f"expected a float score, found {raw!r}", number))
+                label = None
+            if label is None or not 0 <= label <= 5:  # NaN too
+                out.bad(DataFormatError(path, f"expected a float score from 0 to 5, found {raw!r}", number))
                 continue
         elif raw in fmt.labels:
             label = raw

@@ -198,6 +198,12 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
         if translate_test:
             translated = translated_test_files(data_dir, eval_languages)
             more, more_skipped = read_files("xtreme", translated, skip_bad)
+            english = len(examples[("test", "en")])
+            for key, path in translated.items():
+                if len(more[key]) != english and not (skip_bad and more_skipped + skipped):
+                    raise ValueError(f"{path}: {len(more[key])} examples, where the English test set has {english}; "
+                                     f"XNLI's test sets are translations of each other, so a translated one has as "
+                                     f"many rows (is it the test set of another version or a part of it?)")
             examples, skipped, files = examples | more, skipped + more_skipped, files | translated
         sources = {"layout": layout, "files": file_sources(files)}
     elif task_cfg.get("hub_dataset"):
