@@ -207,6 +207,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     log.info("language sampling (alpha=%s):\n%s", cfg.data.alpha, format_sampling_table(datamodule.sampling_table()))
     for warning in untrained_report_groups(cfg.data.report_groups, corpus.languages):
         log.warning(warning)
+    unigram_losses = datamodule.valid_unigram_losses()
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches * accumulate)
 
@@ -226,7 +227,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         report_groups=OmegaConf.to_container(cfg.data.report_groups),
         compile=cfg.train.compile,
         valid_pieces_per_char=[valid_pieces_per_char(corpus.info(lang)) for lang in corpus.languages],
-        valid_unigram_losses=datamodule.valid_unigram_losses(),
+        valid_unigram_losses=unigram_losses,
     )
     if init:
         load_state_dict_checked(module.model, init[1], cfg.model.init)
