@@ -51,19 +51,22 @@ def test_results_of_a_pretraining_sweep_show_losses_as_they_are_named_by_overrid
     assert "max_steps" not in out  # the same in every point: not part of its name
 
 
-def test_sweep_summary_gives_the_loss_per_character_beside_the_loss(tmp_path):
+def test_sweep_summary_gives_the_loss_per_character_and_order_gap_beside_the_loss(tmp_path):
     from xlmr_lit.sweep_summary import point_row
 
     point = tmp_path / "data.alpha=0.3"
     write_point(point, ["data.alpha=0.3"], {"en": 6.0, "fr": 5.0, "sw": 7.0})
     per_char = [{"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
-                 "metric": "mlm_loss_per_char", "value": value, "epoch": None} for lang, value in {"en": 1.5, "sw": 2.5}.items()]
+                 "metric": metric, "value": value, "epoch": None}
+                for metric, values in (("mlm_loss_per_char", {"en": 1.5, "sw": 2.5}), ("order_gap", {"en": 1.2, "sw": 0.4}))
+                for lang, value in values.items()]
     with open(point / "results.jsonl", "a") as f:
         f.write("".join(json.dumps(r) + "\n" for r in per_char))
     row = point_row(point)
     assert row["val_loss_high"] == 5.5 and row["val_ppl_high"] == round(math.exp(5.5), 2) and row["val_loss_all"] == 6.0
     assert row["val_loss_per_char_high"] == 1.5 and row["val_loss_per_char_low"] == 2.5 and row["val_loss_per_char_all"] == 2.0
     assert not any(key.startswith("val_ppl_per_char") for key in row)
+    assert row["val_order_gap_high"] == 1.2 and row["val_order_gap_low"] == 0.4 and row["val_order_gap_all"] == 0.8
 
 
 # ----------------------------------------------------------------------------------------------

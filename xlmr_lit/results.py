@@ -71,7 +71,7 @@ def read_rows(paths: list[Path]) -> list[dict]:
 
 
 XNLI_ORDER = "en fr es de el bg ru tr ar vi th zh hi sw ur".split()
-AS_IS = {"mlm_loss", "mlm_loss_per_char"}  # printed as they are; the other metrics (fractions) as percentages
+AS_IS = {"mlm_loss", "mlm_loss_per_char", "order_gap", "unigram_loss"}  # printed as they are (nats); the other metrics (fractions) as percentages
 
 
 def run_overrides(run: str, row: dict) -> list[str]:
