@@ -53,5 +53,6 @@ def format_outputs(run_dir: Path) -> str:
     for name, path in outputs:
         if path.exists():
             saved = f" ({', '.join(sorted(p.name for p in path.glob('*.ckpt')))})" if name == "checkpoints" else ""
+            saved = " (`wandb sync` an offline-run-* dir to publish it)" if name == "wandb" else saved
             lines.append(f"  {name:<16} {path}{saved}")
     return "\n".join(lines)

@@ -40,6 +40,8 @@ def build_loggers(cfg: DictConfig, run_dir: Path, resume_step: int = 0) -> list:
         loggers.append(csv_logger)
     wandb_cfg = cfg.logger.wandb
     if wandb_cfg.mode != "disabled":
+        import wandb
+
         loggers.append(
             WandbLogger(
                 project=wandb_cfg.project,
@@ -51,6 +53,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path, resume_step: int = 0) -> list:
                 config=OmegaConf.to_container(cfg, resolve=True),
                 id=wandb_run_id(run_dir) if rank_zero_only.rank == 0 else None,  # only rank 0 logs to wandb
                 resume="allow",
+                settings=wandb.Settings(quiet=True),  # no history and summary dump after the run's closing table
             )
         )
         loggers[-1]._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb >= 0.19 warns that it does nothing
