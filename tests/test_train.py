@@ -163,6 +163,7 @@ def run_cli(args: list[str], env: dict, cwd: Path, timeout: int = 300, keep: tup
     )
 
 
+@pytest.mark.slow  # a CLI sweep also runs in the default suite: test_an_experiment_runs_its_first_points
 def test_cli_multirun_over_alpha(cli_env, tmp_path):
     proc = run_cli(["-m", "data.alpha=0.3,1.0", "trainer.max_steps=2"], cli_env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -336,6 +337,7 @@ def test_points_with_the_same_pretraining_share_it(make_cfg, tmp_path):
     assert independent["checkpoint"] != again["checkpoint"]
 
 
+@pytest.mark.slow  # a CLI sweep also runs in the default suite: test_an_experiment_runs_its_first_points
 def test_each_sweep_point_is_its_own_wandb_run(cli_env, tmp_path):
     proc = run_cli(["-m", "data.alpha=0.3,1.0", "trainer.max_steps=2", "logger.wandb.mode=offline",
                     f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweep.subdir=alpha${data.alpha}"],
