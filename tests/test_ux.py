@@ -231,6 +231,28 @@ def test_help_describes_the_app_its_groups_and_examples(cli_env, tmp_path):
     assert len(out.splitlines()) < 60  # the config itself is --cfg job's
 
 
+HEAVY_MODULES = ("torch", "pytorch_lightning", "lightning", "transformers", "datasets", "xlmr_lit.finetune",
+                 "xlmr_lit.pipeline")
+
+
+@pytest.mark.parametrize("args", [["--help"]])
+def test_help_and_a_refused_override_import_no_torch(cli_env, tmp_path, args):
+    """Issue 30 item 4: `xlmr-train --help` (and a config error) answer without importing torch or Lightning, which
+    took ~5 CPU-seconds before it printed. The entry point runs as `python -m xlmr_lit.cli`; the modules it
+    loaded are printed when it exits, whether by sys.exit or by returning."""
+    probe = ("import atexit, runpy, sys\n"
+             f"atexit.register(lambda: print('LOADED', *sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)))\n"
+             f"sys.argv = ['xlmr-train', *{args!r}]\n"
+             "runpy.run_module('xlmr_lit.cli', run_name='__main__')\n")
+    env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"}  # a user error: its message, exit 2
+    proc = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == (0 if args == ["--help"] else 2), proc.stderr
+    assert ("== Config groups" in proc.stdout) if args == ["--help"] else ("task.recipe='fairseq'" in proc.stderr)
+    loaded = [line for line in proc.stdout.splitlines() if line.startswith("LOADED")]
+    assert loaded == ["LOADED"], loaded
+
+
 # ----------------------------------------------------------------------------------------------
 # what a run leaves (item 8)
 

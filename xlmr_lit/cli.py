@@ -13,32 +13,20 @@ from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xlmr_lit import sweep_report
-from xlmr_lit.checkpoints import NonFiniteLossError
 from xlmr_lit.config_checks import ConfigError, check_config, check_machine, check_override_keys
 from xlmr_lit.corpus import CorpusError
-from xlmr_lit.finetune import finetune
-from xlmr_lit.pipeline import (
-    REFUSED_FILE,
-    completed_run,
-    differing_settings,
-    mark_done,
-    mark_failed,
-    mark_started,
-    pretrain_then_finetune,
-    restore_hydra_files,
-    unfinished_run,
-)
 from xlmr_lit.quiet import silence_noise
 from xlmr_lit.tasks.readers import DataFormatError
 from xlmr_lit.threads import configure_threads
 from xlmr_lit.tokenizer import VocabularyTooLargeError, VocabularyTooSmallError
 
+# torch, Lightning and the modules that import them (finetune, pipeline, checkpoints) are imported inside the
+# functions that run a job: `xlmr-train --help` and a refused override then answer in about a second
+# (tests/test_ux.py::test_help_imports_no_torch).
 log = logging.getLogger(__name__)
-USER_ERRORS = (ConfigError, CorpusError, DataFormatError, NonFiniteLossError, VocabularyTooLargeError,
+USER_ERRORS = (ConfigError, CorpusError, DataFormatError, VocabularyTooLargeError,
                VocabularyTooSmallError)  # the message says it all; anything else is a bug, shown with its traceback
 USER_ERROR_EXIT = 2
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -54,7 +42,11 @@ def safe_dirname(overrides: str, limit: int = 120) -> str:
 OmegaConf.register_new_resolver("safe_dirname", safe_dirname, replace=True)
 
 
-def train(cfg: DictConfig, callbacks: list[Callback] | None = None):
+def train(cfg: DictConfig, callbacks: list | None = None):
+    """`callbacks`: extra Lightning callbacks for the run's trainer(s)."""
+    from xlmr_lit.finetune import finetune
+    from xlmr_lit.pipeline import pretrain_then_finetune
+
     check_config(cfg)
     if cfg.task.name != "pretrain":
         return finetune(cfg, callbacks)
@@ -108,9 +100,11 @@ def check_single_run(args: list[str]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
+    from xlmr_lit.checkpoints import NonFiniteLossError
+
     try:
         return run_job(cfg)
-    except USER_ERRORS as err:  # a single run's; a sweep marks its point FAILED or REFUSED and goes on
+    except (*USER_ERRORS, NonFiniteLossError) as err:  # a single run's; a sweep marks its point FAILED or REFUSED and goes on
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         log_to_file(traceback.format_exc())
@@ -124,6 +118,10 @@ def run_job(cfg: DictConfig) -> float | None:
     not stop the others (`sweep_report.ReportFailedPoints` lists them at the end)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from xlmr_lit.pipeline import (REFUSED_FILE, completed_run, mark_done, mark_failed, mark_started,
+                                   restore_hydra_files, unfinished_run)
 
     run_dir = Path(cfg.paths.run_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
@@ -177,6 +175,8 @@ def run_job(cfg: DictConfig) -> float | None:
 def refusal(run_dir: Path, cfg: DictConfig) -> str | None:
     """Why `run_dir` cannot take this run: it holds a complete run, or an unfinished one that a resume would continue,
     with other settings. None where it can (a complete run with the same settings is skipped)."""
+    from xlmr_lit.pipeline import completed_run, differing_settings, unfinished_run
+
     done = completed_run(run_dir)
     if done is not None:
         earlier, what, advice = done, "a complete run", ""
@@ -202,6 +202,8 @@ def log_to_file(text: str) -> None:
 
 def refuse(run_dir: Path, message: str, multirun: bool) -> None:
     """The run dir is kept as it is: an error, or in a sweep a REFUSED point."""
+    from xlmr_lit.pipeline import REFUSED_FILE
+
     if not multirun:
         raise ConfigError(message)
     (run_dir / REFUSED_FILE).write_text(message + "\n")
