@@ -13,7 +13,11 @@ from xlmr_lit.hub_corpus import language_sources, materialize_hub_corpus
 from xlmr_lit.languages import XLMR_LANGUAGES
 from xlmr_lit.cli import CONF_DIR
 
-NOT_IN_FINEWEB2 = {"bn_rom", "hi_rom", "ta_rom", "te_rom", "ur_rom", "my_zaw", "zh_Hant"}
+NOT_IN_FINEWEB2 = {"my_zaw", "zh_Hant"}
+NOT_IN_WIKIPEDIA = {"bn_rom", "hi_rom", "ta_rom", "te_rom", "ur_rom", "my_zaw", "zh_Hant"}
+# subsets in FineWeb-2's published list (github.com/huggingface/fineweb-2, fineweb2-language-distribution.csv)
+ROMANIZED_AND_FILIPINO = {"bn_rom": "ben_Latn", "hi_rom": "hin_Latn", "ta_rom": "tam_Latn", "te_rom": "tel_Latn",
+                          "ur_rom": "urd_Latn", "tl": "fil_Latn"}
 WEB_FEATURES = {"text": datasets.Value("string"), "id": datasets.Value("string"), "url": datasets.Value("string")}
 
 
@@ -62,6 +66,7 @@ def test_fineweb2_map_covers_every_xlmr_language_it_has():
     assert len(set(config_map.values())) == len(config_map)
     assert {lang: config_map[lang] for lang in ("fr", "ru", "zh", "sw", "no")} == {
         "fr": "fra_Latn", "ru": "rus_Cyrl", "zh": "cmn_Hani", "sw": "swh_Latn", "no": "nob_Latn"}
+    assert {lang: config_map[lang] for lang in ROMANIZED_AND_FILIPINO} == ROMANIZED_AND_FILIPINO  # issue 30: was tgl_Latn
     assert sources == {"en": {"dataset": "HuggingFaceFW/fineweb", "config": "sample-10BT"}}
     assert hub["config"] is None  # no template: a language outside the map is missing, not a made-up config
 
@@ -75,6 +80,14 @@ def test_streams_fineweb2_and_english_from_fineweb(tmp_path):
     assert (corpus_dir / "en.txt").read_text().startswith("sample-10BT doc 0")  # the sample, not the default config
     again = corpus(fineweb2_hub(), ["fr"], tmp_path / "cache", hub_dir=tmp_path / "nowhere", max_documents=3)
     assert again == corpus_dir  # cached: the same directory for any language set, nothing read again
+
+
+def test_streams_the_romanized_languages_and_filipino_from_their_latin_script_configs(tmp_path):
+    write_fineweb2(tmp_path / "hub", ["hin_Latn", "urd_Latn", "fil_Latn"])
+    corpus_dir = corpus(fineweb2_hub(), ["hi_rom", "ur_rom", "tl"], tmp_path / "cache", hub_dir=tmp_path / "hub",
+                        max_documents=2)
+    assert (corpus_dir / "hi_rom.txt").read_text() == "".join(f"hin_Latn doc {i}\nsecond line\n\n" for i in range(2))
+    assert (corpus_dir / "tl.txt").read_text().startswith("fil_Latn doc 0")
 
 
 def test_a_language_the_source_lacks_fails_or_is_skipped_before_any_download(tmp_path):
@@ -99,7 +112,7 @@ def test_wikipedia_configs():
     hub = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "data" / "hub" / "wikipedia.yaml"))
     found, missing = language_sources(hub["dataset"], list(XLMR_LANGUAGES), hub["config"], hub["config_map"])
     assert found["en"] == ("wikimedia/wikipedia", "20231101.en") and found["no"][1] == "20231101.no"
-    assert set(missing) == NOT_IN_FINEWEB2 and len(found) == 93
+    assert set(missing) == NOT_IN_WIKIPEDIA and len(found) == 93
 
 
 def test_missing_text_field_is_named(tmp_path):
