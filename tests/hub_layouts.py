@@ -155,18 +155,25 @@ def write_squad(hub_dir: Path, examples: list) -> Path:
 
 
 def write_mlqa(hub_dir: Path, examples: dict[str, list]) -> Path:
-    """facebook/mlqa at refs/convert/parquet: `mlqa.<c>.<q>/<split>/0000.parquet` (its main branch is a script)."""
-    write_script_branch(hub_dir / "facebook" / "mlqa")
-    repo = hub_dir / "facebook" / ("mlqa" + PARQUET_CONVERSION)
-    features = {"context": Value("string"), "question": Value("string"),
-                "answers": {"answer_start": List(Value("int32")), "text": List(Value("string"))}, "id": Value("string")}
+    """MLQA in google/xtreme on main: `MLQA.<c>.<q>/{validation,test}-00000-of-00001.parquet`, configs MLQA.<c>.<q>
+    declared in the card (as lhoestq's "Add MLQA.en.de data files" commit shows), columns id, title, context,
+    question, answers {answer_start, text} (the features of XTREME's former loading script). Each language gets
+    its own config and the config with English questions, so that reading the wrong one fails."""
+    repo = hub_dir / "google" / "xtreme"
+    features = {"id": Value("string"), "title": Value("string"), "context": Value("string"),
+                "question": Value("string"),
+                "answers": {"answer_start": List(Value("int32")), "text": List(Value("string"))}}
+    configs = {}
     for lang, lang_examples in examples.items():
-        columns = qa_columns(lang_examples, False)
+        columns = qa_columns(lang_examples, True)
         columns["answers"] = [{"answer_start": a["answer_start"], "text": a["text"]} for a in columns["answers"]]
-        for config in (f"mlqa.{lang}.{lang}", f"mlqa.{lang}.en"):
+        for config in (f"MLQA.{lang}.{lang}", f"MLQA.{lang}.en"):
+            rows = columns if config.endswith(f".{lang}.{lang}") else {**columns, "id": [f"{i}-en" for i in columns["id"]]}
             for split in ("validation", "test"):
-                write_parquet(repo / config / split / "0000.parquet", columns, features)
-    (repo / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+                split_rows = rows if split == "test" else {**rows, "id": [f"{i}-dev" for i in rows["id"]]}
+                write_parquet(repo / config / f"{split}-00000-of-00001.parquet", split_rows, features)
+            configs[config] = {s: f"{config}/{s}-*" for s in ("test", "validation")}
+    write_card(repo, configs)
     return repo
 
 

@@ -148,21 +148,25 @@ def qa_example(lang: str, qid: str):
     return (qid, "where?", context, answer, context.index(answer))
 
 
-def test_qa_reads_squad_mlqa_conversion_and_xquad(tmp_path):
+def test_qa_reads_squad_mlqa_from_xtreme_and_xquad(tmp_path):
     write_squad(tmp_path, [qa_example("en", "s1")])
     write_mlqa(tmp_path, {"zh": [qa_example("zh", "m1")], "de": [qa_example("de", "m2")]})
     write_xquad(tmp_path, {"zh": [qa_example("zh", "x1")], "de": [qa_example("de", "x2")]})
     splits = qa.load_splits(task_cfg("qa", hub_dir=str(tmp_path)), ["zh", "de"], 0)
     assert splits.train == [QAExample("s1", "where?", "Li works at Tsinghua.", [Answer("Tsinghua", 12)], "title")]
     assert splits.evals[("test", "zh")] == [
-        QAExample("m1", "where?", "李明在清华大学工作。", [Answer("清华大学", 3)])]
-    assert splits.sources["dev/de"] == "hf:facebook/mlqa/validation@refs/convert/parquet"
+        QAExample("m1", "where?", "李明在清华大学工作。", [Answer("清华大学", 3)], "title")]
+    assert [e.id for e in splits.evals[("dev", "de")]] == ["m2-dev"]  # validation, of MLQA.de.de (not MLQA.de.en)
+    assert splits.sources["dev/de"] == "hf:google/xtreme/MLQA.de.de/validation"
+    assert splits.sources["test/zh"] == "hf:google/xtreme/MLQA.zh.zh/test"
     xquad = qa.load_splits(task_cfg("qa", benchmark="xquad", hub_dir=str(tmp_path)), ["de"], 0)
     assert [e.id for e in xquad.evals[("test", "de")]] == ["x2"]
     assert [e.id for e in xquad.evals[("dev", "en")]] == ["s1"]
     assert xquad.sources["test/de"] == "hf:google/xquad/xquad.de/validation"
-    with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported"):  # MLQA's main branch
-        dataclasses.replace(hub.mlqa_split("de", "test"), revision=None).load(tmp_path)
+    with pytest.raises(ValueError):  # MLQA's configs are MLQA.<context>.<question>, with validation and test
+        HubSplit("google/xtreme", "MLQA.de.de", "train").load(tmp_path)
+    with pytest.raises(ValueError):
+        HubSplit("google/xtreme", "mlqa.de.de", "test").load(tmp_path)
     with pytest.raises(ValueError):  # XQuAD's configs are xquad.<lang>, with one split, validation
         HubSplit("google/xquad", "de", "validation").load(tmp_path)
     with pytest.raises(ValueError):

@@ -3,7 +3,7 @@
 Every split is read with `datasets.load_dataset(repo, config, split=...)`, as the repository's card
 declares its configs. Two cases add `data_files={split: pattern}`, the split's own parquet files:
 - XNLI, so that a language that is only evaluated never downloads its 392k-row training set
-  (`load_dataset` prepares every split of a config, whichever `split` is asked for);
+  (`load_dataset` prepares every split of a config, whichever `split` is asked for), and MLQA likewise;
 - script datasets, which `datasets` >= 4 refuses to run: they are read from the parquet conversion
   the hub keeps on their `refs/convert/parquet` revision, which has no card and keeps each of the
   script's configs as a folder `<config>/<split>/NNNN.parquet`.
@@ -79,7 +79,10 @@ def ner_split(lang: str, split: str) -> HubSplit:
 
 
 SQUAD = "rajpurkar/squad"  # parquet on main, config plain_text, splits train/validation
-MLQA = "facebook/mlqa"  # a script dataset: configs mlqa.<context lang>.<question lang>, splits validation/test
+# MLQA from XTREME's copy: parquet on main, configs MLQA.<context lang>.<question lang> (the card's `configs`), files
+# MLQA.<c>.<q>/{validation,test}-00000-of-00001.parquet; facebook/mlqa's main branch is a loading script and no
+# public listing shows its refs/convert/parquet folders
+MLQA = "google/xtreme"
 XQUAD = "google/xquad"  # parquet on main, configs xquad.<lang>, one split: validation
 
 
@@ -88,8 +91,9 @@ def squad_split(split: str) -> HubSplit:
 
 
 def mlqa_split(lang: str, split: str) -> HubSplit:
-    config = f"mlqa.{lang}.{lang}"
-    return HubSplit(MLQA, None, split, f"{config}/{split}/*.parquet", PARQUET_CONVERSION)
+    """Context and question in `lang`; `data_files` reads only this split (a config holds validation and test)."""
+    config = f"MLQA.{lang}.{lang}"
+    return HubSplit(MLQA, config, split, f"{config}/{split}-*.parquet")
 
 
 def xquad_split(lang: str) -> HubSplit:
