@@ -4,6 +4,8 @@ import json
 import random
 
 import pytest
+from pytorch_lightning import Callback
+from pytorch_lightning.callbacks import EarlyStopping
 from tiny_hf_model import build_tiny_hf_model  # tests/tiny_hf_model.py
 
 from xlmr_lit.tasks import xnli
@@ -125,6 +127,38 @@ def test_translate_train_all_on_a_subsampled_union(make_cfg, tiny_hf_model, tmp_
                           "task.setting=translate_train_all", "task.languages=[en,fr,zh]",
                           "task.max_train_examples=20", *FINETUNE))
     assert_rows(rows, ["en", "fr", "zh"], "translate_train_all")
+
+
+class TrainerSettings(Callback):
+    """What the trainer, optimizer and loader run with, seen when training starts."""
+
+    def on_train_start(self, trainer, module):
+        optimizer = trainer.optimizers[0]
+        self.seen = {
+            "max_epochs": trainer.max_epochs, "batches_per_epoch": trainer.num_training_batches,
+            "batch_size": trainer.train_dataloader.batch_size, "gradient_clip_val": trainer.gradient_clip_val,
+            "lr": optimizer.defaults["lr"], "betas": optimizer.defaults["betas"], "eps": optimizer.defaults["eps"],
+            "weight_decay": [group["weight_decay"] for group in optimizer.param_groups],
+            "patience": [c.patience for c in trainer.callbacks if isinstance(c, EarlyStopping)],
+            "total_steps": module.hparams.total_steps,
+        }
+
+
+def test_a_recipe_sets_what_the_trainer_runs(make_cfg, tiny_hf_model, tmp_path):
+    """Issue 30: task.recipe=xtreme (XTREME's train_xnli.sh), two of its values made small, and the two settings
+    of the fairseq#1367 recipe that XTREME lacks (epochs of N batches, early stopping) added to it."""
+    write_xtreme(tmp_path / "download" / "xnli")  # 12 English training pairs: 3 batches of 4 per pass
+    settings = TrainerSettings()
+    rows = train(xnli_cfg(make_cfg, f"model.init=hf:{tiny_hf_model}", f"task.data_dir={tmp_path / 'download'}",
+                          "task.recipe=xtreme", "task.recipes.xtreme.epochs=2", "task.recipes.xtreme.batch_size=4",
+                          "+task.recipes.xtreme.batches_per_epoch=5", "+task.recipes.xtreme.early_stopping_patience=7",
+                          "task.eval_batch_size=16", "trainer.enable_progress_bar=false"), callbacks=[settings])
+    assert settings.seen == {
+        "max_epochs": 2, "batches_per_epoch": 5, "batch_size": 4, "gradient_clip_val": 1.0, "lr": 2e-5,
+        "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": [0.0, 0.0], "patience": [7], "total_steps": 10,
+    }
+    assert {(r["recipe"], r["lr"]) for r in rows} == {("xtreme", 2e-5)}
+    assert {r["epoch"] for r in rows} <= {0, 1}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from xlmr_lit.corpus import SUFFIXES, CorpusError, resolve_languages
 from xlmr_lit.languages import XLMR_LANGUAGES
+from xlmr_lit.recipes import recipe_problems, task_recipe
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]+)?$")  # en, zh_Hant, hi_rom; never a path
 TASK_SETTINGS = {
@@ -408,12 +409,9 @@ def _check_task(p: _Problems, prefix: str) -> None:
     positions = p.value("model.max_position_embeddings")
     if max_length and isinstance(positions, int) and max_length > positions - 2 and not p.value("model.init"):
         p.bad(f"{prefix}.max_length", max_length, f"at most model.max_position_embeddings - 2 = {positions - 2}")
-    p.integer(f"{prefix}.batch_size", minimum=1)
     p.integer(f"{prefix}.eval_batch_size", minimum=1)
-    p.integer(f"{prefix}.epochs", minimum=1)
-    p.number(f"{prefix}.lr", 0, low_open=True)
-    p.number(f"{prefix}.weight_decay", 0)
-    p.number(f"{prefix}.warmup_ratio", 0, 1)
+    _check_training_settings(p, prefix, task, required=("batch_size", "epochs", "lr", "weight_decay", "warmup_ratio"))
+    _check_recipe(p, prefix, task)
     if "max_train_examples" in task:
         p.integer(f"{prefix}.max_train_examples", minimum=1, nullable=True)
     for flag in ("train", "udhr_standin", "skip_bad", "skip_bad_rows"):
@@ -425,6 +423,55 @@ def _check_task(p: _Problems, prefix: str) -> None:
             codecs.lookup(str(task.encoding))
         except LookupError:
             p.bad(f"{prefix}.encoding", task.encoding, "null or a Python codec name such as utf-8 or latin-1")
+
+
+def _check_training_settings(p: _Problems, prefix: str, node: DictConfig, required: tuple = ()) -> None:
+    """The fine-tuning settings `node` gives (a task gives all of `required`; a recipe, some of them)."""
+    checks = {
+        "batch_size": lambda key: p.integer(key, minimum=1),
+        "epochs": lambda key: p.integer(key, minimum=1),
+        "lr": lambda key: p.number(key, 0, low_open=True),
+        "weight_decay": lambda key: p.number(key, 0),
+        "warmup_ratio": lambda key: p.number(key, 0, 1),
+        "warmup_steps": lambda key: p.integer(key, minimum=0, nullable=True),
+        "batches_per_epoch": lambda key: p.integer(key, minimum=1, nullable=True),
+        "adam_eps": lambda key: p.number(key, 0, low_open=True),
+        "adam_betas": lambda key: _betas(p, key),
+        "early_stopping_patience": lambda key: p.integer(key, minimum=0),
+        "gradient_clip_val": lambda key: p.number(key, 0),
+    }
+    for name, check in checks.items():
+        if name in node or name in required:
+            check(f"{prefix}.{name}")
+
+
+def _betas(p: _Problems, key: str) -> None:
+    value = p.value(key)
+    if not (isinstance(value, ListConfig | list) and len(value) == 2
+            and all(isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1 for b in value)):
+        p.bad(key, value, "two numbers in [0, 1), e.g. [0.9, 0.98]")
+
+
+def _check_recipe(p: _Problems, prefix: str, task: DictConfig) -> None:
+    """task.recipe names one of task.recipes, whose keys are recipe settings with valid values; a task key the
+    recipe replaces cannot also be given on the command line (it would be silently overridden)."""
+    problems = recipe_problems(task, prefix)
+    p.lines += problems
+    name = task.get("recipe")
+    if name is None or name not in (task.get("recipes") or {}):
+        return
+    entry = task.recipes[name]
+    _check_training_settings(p, f"{prefix}.recipes.{name}", entry)
+    if "max_length" in entry:
+        p.integer(f"{prefix}.recipes.{name}.max_length", minimum=32 if task.name == "qa" else 8)
+    if problems:
+        return
+    given = command_line_keys()
+    recipe = task_recipe(task)
+    for key, value in recipe.task_settings().items():
+        if f"{prefix}.{key}" in given:
+            p.lines.append(f"{prefix}.{key}={task.get(key)!r}: {prefix}.recipe={name} sets {key}={value}, which would "
+                           f"replace it; give it as {prefix}.recipes.{name}.{key}=... instead")
 
 
 def check_machine(cfg: DictConfig, run_dir: Path) -> None:

@@ -32,6 +32,7 @@ from xlmr_lit.report import format_outputs
 from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.tasks import glue, ner, qa, xnli
 from xlmr_lit.prepare import file_sha256
+from xlmr_lit.recipes import apply_recipe, describe
 from xlmr_lit.runs import build_loggers, start_run_dir
 from xlmr_lit.tasks.features import ResumableShuffleSampler, TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
@@ -46,15 +47,16 @@ HEADS = ("classifier.", "qa_outputs.")
 class FineTuneDataModule(pl.LightningDataModule):
     """Cached features for the training set and every (split, language) evaluation set."""
 
-    def __init__(self, train_set, eval_sets: list, batch_size: int, eval_batch_size: int, seed: int, num_workers: int):
+    def __init__(self, train_set, eval_sets: list, batch_size: int, eval_batch_size: int, seed: int, num_workers: int,
+                 samples_per_epoch: int | None = None):
         super().__init__()
-        self.train_set, self.eval_sets = train_set, eval_sets
+        self.train_set, self.eval_sets, self.samples_per_epoch = train_set, eval_sets, samples_per_epoch
         self.batch_size, self.eval_batch_size, self.seed, self.num_workers = batch_size, eval_batch_size, seed, num_workers
 
     def train_dataloader(self):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        sampler = ResumableShuffleSampler(self.train_set, self.seed, rank, world)
+        sampler = ResumableShuffleSampler(self.train_set, self.seed, rank, world, self.samples_per_epoch)
         if trainer is not None and trainer.global_step > 0:  # resuming: the epoch and its steps done follow from the step
             epoch, steps_done = divmod(trainer.global_step, math.ceil(len(sampler) / self.batch_size))
             sampler.resume_from(epoch, steps_done * self.batch_size)
@@ -109,6 +111,9 @@ def finetune(
         log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}, with the "
                  f"stand-in recipe task.standin_recipe ({', '.join(f'{k}={v}' for k, v in recipe.items())}) "
                  f"in place of task.{', task.'.join(recipe)}")
+    if t.get("recipe") is not None:
+        cfg, t = apply_recipe(cfg, t)
+        log.info(describe(t, cfg))
     splits = task.load_splits(t, languages, cfg.seed)
     base_spec = features_cache_spec(t, splits, spm_copy)
 
@@ -121,16 +126,20 @@ def finetune(
     train_set = features(f"train[{t.setting}]", splits.train) if t.train else []
     eval_names = list(splits.evals)
     eval_sets = [features(f"{split}/{lang}", splits.evals[(split, lang)]) for split, lang in eval_names]
-    datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers)
+    batches_per_epoch = t.get("batches_per_epoch")
+    datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers,
+                                    samples_per_epoch=batches_per_epoch * t.batch_size if batches_per_epoch else None)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches)
     log.info(f"{t.name} ({t.setting}): {len(train_set) if t.train else 'no'} training examples, eval sets: "
              + ", ".join(f"{s}/{l}={len(d)}" for (s, l), d in zip(eval_names, eval_sets)))
 
-    total_steps = t.epochs * math.ceil(len(train_set) / t.batch_size)
+    total_steps = t.epochs * (batches_per_epoch or math.ceil(len(train_set) / t.batch_size))
     module = task.MODULE(
         model_config=vars(model_config), labels=splits.labels, eval_sets=eval_names, metric=splits.metric,
         lr=t.lr, weight_decay=t.weight_decay, warmup_ratio=t.warmup_ratio, total_steps=total_steps,
+        warmup_steps=t.get("warmup_steps"), adam_betas=tuple(t.get("adam_betas", (0.9, 0.98))),
+        adam_eps=t.get("adam_eps", 1e-6),
         score_fn=functools.partial(task.score, **splits.score_options),
     )
     load_state_dict_checked(
@@ -161,7 +170,8 @@ def finetune(
         trainer.validate(module, datamodule, verbose=False)
 
     run_keys = {"init": cfg.model.init, "seed": cfg.seed, "lr": t.lr if t.train else None,
-                "train_language": t.get("train_language") if t.train else None, "udhr_standin": standin, "trained": t.train}
+                "train_language": t.get("train_language") if t.train else None, "udhr_standin": standin, "trained": t.train,
+                "recipe": t.get("recipe") if t.train else None}
     run_keys.update(row_keys or {})
     rows = selection_rows(module.history, splits.metric, t.name, t.setting, run_keys)
     if trainer.is_global_zero:

@@ -26,6 +26,9 @@ class FineTuneModule(pl.LightningModule):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         total_steps: int = 1000,
+        warmup_steps: int | None = None,  # replaces warmup_ratio
+        adam_betas: tuple[float, float] = (0.9, 0.98),
+        adam_eps: float = 1e-6,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["score_fn"])  # a function would break weights_only loading
@@ -40,9 +43,10 @@ class FineTuneModule(pl.LightningModule):
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": self.hparams.weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
-        optimizer = torch.optim.AdamW(groups, lr=self.hparams.lr, betas=(0.9, 0.98), eps=1e-6)
-        warmup = int(self.hparams.warmup_ratio * self.hparams.total_steps)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(max(warmup, 1), self.hparams.total_steps))
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.adam_betas), eps=hp.adam_eps)
+        warmup = int(hp.warmup_ratio * hp.total_steps) if hp.warmup_steps is None else hp.warmup_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(max(warmup, 1), hp.total_steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:

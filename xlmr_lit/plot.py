@@ -49,6 +49,7 @@ class FigureSpec:
     metric: str | None = None  # None: the run's own metric (accuracy, f1)
     paper: tuple[PaperValue, ...] = ()
     same_language_only: dict = field(default_factory=dict)  # series value -> keep rows with language == train_language
+    recipe_benchmark: str | None = None  # the benchmark whose scores a run's task.recipe source reports, drawn as lines
 
 
 LANGUAGE_COUNTS = {"xnli7": 7, "xnli15": 15, "lang30": 30, "lang60": 60, "lang100": 100}
@@ -97,6 +98,7 @@ SPECS = {
         + tuple(PaperValue("paper: RoBERTa, translate-test", lang, v, "translate_test", marker="D")
                 for lang, v in XNLI_ROBERTA_TRANSLATE_TEST.items())
         + (PaperValue("paper: translate-test averages 76.2 (BERT-en) and 77.8 (RoBERTa)"),),
+        recipe_benchmark="xnli",
     ),
     "table2_ner": FigureSpec(
         "Table 2: NER", None, "language", series_key="setting", metric="f1",
@@ -104,12 +106,13 @@ SPECS = {
         + tuple(PaperValue("paper: XLM-R Base, all languages", lang, v, "train_all", marker="D")
                 for lang, v in NER_BASE_ALL.items())
         + (PaperValue("paper: averages 88.81 (Base, each), 87.66 (Base, all), 89.43 (Large, all)"),),
-        same_language_only={"train_each": True},
+        same_language_only={"train_each": True}, recipe_benchmark="panx",
     ),
     "table3_mlqa": FigureSpec(
         "Table 3: MLQA", None, "language", metric="f1",
         paper=tuple(PaperValue("paper: XLM-R Large", lang, v) for lang, v in MLQA_LARGE_F1.items())
         + tuple(PaperValue("paper: XLM-R Base", lang, v, marker="v") for lang, v in MLQA_BASE_F1.items()),
+        recipe_benchmark="mlqa",
     ),
     # drawn by draw_glue and draw_mono_vs_multi; the specs say which rows they read
     "table4_glue": FigureSpec("Table 4: GLUE", None, "task", series_key="setting"),
@@ -506,6 +509,8 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
                     label=None if p.label in marked else p.label)
             marked.add(p.label)
         ax.set_xticks(range(len(langs)), langs)
+        for (label, value), style in zip(recipe_expectations(selected, spec), ("-.", ":", (0, (6, 2)), (0, (1, 3)))):
+            ax.axhline(value, color="black", linestyle=style, linewidth=1.2, label=f"{label}: {value:g}")
     low, high = ax.get_ylim()
     if high - low < 10:  # at least 10 points of y range, so that noise does not look like an effect
         middle = (low + high) / 2
@@ -518,6 +523,18 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
     if with_pretraining:
         _draw_pretraining(axes[0][1], rows, spec)
     return _save(fig, out)
+
+
+def recipe_expectations(rows: list[dict], spec: FigureSpec) -> list[tuple[str, float]]:
+    """(label, average test score) that the sources of the recipes these rows ran with (`recipe`, task.recipe)
+    report for the figure's benchmark, from the recipes in conf/task/<task>.yaml."""
+    from xlmr_lit.recipes import expected_scores
+
+    if spec.recipe_benchmark is None:
+        return []
+    ran = sorted({(r["task"], r["recipe"]) for r in rows if r.get("recipe")})
+    return [(f"expected, task.recipe={recipe}: {label}", value)
+            for task, recipe in ran for label, value in expected_scores(task, recipe, spec.recipe_benchmark).items()]
 
 
 def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:

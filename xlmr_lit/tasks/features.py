@@ -4,6 +4,7 @@ Features are cached under `<cache_dir>/features/<key>` (HF `datasets` Arrow file
 the source files, the SentencePiece model and the settings, and reused across runs.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,19 +97,46 @@ def pad_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
 class ResumableShuffleSampler(DistributedSampler):
     """DistributedSampler's order (a permutation from seed + epoch, split across ranks), plus `resume_from`: a run
     resumed inside an epoch skips the samples its checkpointed steps consumed, so it sees the batches the
-    uninterrupted run saw. A DistributedSampler, so Lightning's DDP set-up leaves it as it is."""
+    uninterrupted run saw. A DistributedSampler, so Lightning's DDP set-up leaves it as it is.
 
-    def __init__(self, dataset, seed: int, rank: int = 0, world_size: int = 1):
+    `samples_per_epoch` (per rank): epochs of that size cut one after the other from an endless stream of passes
+    over the data, each pass in its own order (the fairseq#1367 recipe's "epoch of 5K batches randomly sampled from
+    the training set"); None: an epoch is one pass."""
+
+    def __init__(self, dataset, seed: int, rank: int = 0, world_size: int = 1, samples_per_epoch: int | None = None):
         super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
         self.resume_epoch, self.resume_skip = 0, 0
+        self.samples_per_epoch = samples_per_epoch
 
     def resume_from(self, epoch: int, samples_done_on_this_rank: int) -> None:
         self.set_epoch(epoch)
         self.resume_epoch, self.resume_skip = epoch, samples_done_on_this_rank
 
+    def __len__(self) -> int:
+        return self.samples_per_epoch or super().__len__()
+
     def __iter__(self):
-        indices = list(super().__iter__())
+        indices = self.epoch_indices()
         return iter(indices[self.resume_skip:] if self.epoch == self.resume_epoch else indices)
+
+    def epoch_indices(self) -> list[int]:
+        if not self.samples_per_epoch:
+            return list(super().__iter__())
+        start = self.epoch * self.samples_per_epoch  # position in the stream of passes, each num_samples long
+        number, offset = divmod(start, self.num_samples)
+        indices = []
+        while len(indices) < self.samples_per_epoch:
+            indices += self.pass_indices(number)[offset:offset + self.samples_per_epoch - len(indices)]
+            number, offset = number + 1, 0
+        return indices
+
+    def pass_indices(self, number: int) -> list[int]:
+        """This rank's share of pass `number`, shuffled and padded as DistributedSampler does for epoch `number`."""
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + number)
+        order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        order += (order * math.ceil(self.total_size / len(order)))[:self.total_size - len(order)]
+        return order[self.rank:self.total_size:self.num_replicas]
 
 
 def train_loader(dataset, batch_size: int, sampler: ResumableShuffleSampler, num_workers: int = 0) -> DataLoader:
