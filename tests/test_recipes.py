@@ -112,3 +112,22 @@ def test_the_plot_draws_what_a_recipes_source_reports(tmp_path):
     assert recipe_expectations([{**r, "recipe": None} for r in rows], SPECS["table1_xnli"]) == []
     assert recipe_expectations([{**rows[0], "task": "qa", "recipe": "xtreme"}], SPECS["table3_mlqa"])[0][1] == 71.6
     assert draw("table1_xnli", rows, tmp_path / "t1")[0].stat().st_size > 10_000
+
+
+def test_only_the_recipe_that_runs_is_a_setting_and_runs_done_before_recipes_still_match(make_cfg):
+    from xlmr_lit.pipeline import differing_settings, run_settings
+
+    cfg = make_cfg("task=xnli", "model.init=hf:x")
+    added = ("task.recipe", "task.warmup_steps", "task.batches_per_epoch", "task.adam_")
+    before = {"settings": {k: v for k, v in run_settings(cfg).items() if not k.startswith(added)}}
+    assert len(before["settings"]) < len(run_settings(cfg))  # the keys this issue added, left null
+    assert differing_settings(before, cfg) == []  # a complete run from before is skipped, not refused
+    xtreme = make_cfg("task=xnli", "model.init=hf:x", "task.recipe=xtreme")
+    assert "task.recipe: '(unset)' -> 'xtreme'" in differing_settings(before, xtreme)
+    done = {"settings": run_settings(xtreme)}
+    assert not any(".fairseq_1367." in key for key in done["settings"])
+    assert differing_settings(done, make_cfg("task=xnli", "model.init=hf:x", "task.recipe=xtreme",
+                                             "task.recipes.fairseq_1367.lr=1e-5")) == []
+    assert differing_settings(done, make_cfg("task=xnli", "model.init=hf:x", "task.recipe=xtreme",
+                                             "task.recipes.xtreme.lr=1e-5")) == [
+        "task.recipes.xtreme.lr: 2e-05 -> 1e-05"]

@@ -435,8 +435,8 @@ def _check_training_settings(p: _Problems, prefix: str, node: DictConfig, requir
         "warmup_ratio": lambda key: p.number(key, 0, 1),
         "warmup_steps": lambda key: p.integer(key, minimum=0, nullable=True),
         "batches_per_epoch": lambda key: p.integer(key, minimum=1, nullable=True),
-        "adam_eps": lambda key: p.number(key, 0, low_open=True),
-        "adam_betas": lambda key: _betas(p, key),
+        "adam_eps": lambda key: p.value(key) is None or p.number(key, 0, low_open=True),
+        "adam_betas": lambda key: p.value(key) is None or _betas(p, key),
         "early_stopping_patience": lambda key: p.integer(key, minimum=0),
         "gradient_clip_val": lambda key: p.number(key, 0),
     }

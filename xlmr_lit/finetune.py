@@ -138,8 +138,8 @@ def finetune(
     module = task.MODULE(
         model_config=vars(model_config), labels=splits.labels, eval_sets=eval_names, metric=splits.metric,
         lr=t.lr, weight_decay=t.weight_decay, warmup_ratio=t.warmup_ratio, total_steps=total_steps,
-        warmup_steps=t.get("warmup_steps"), adam_betas=tuple(t.get("adam_betas", (0.9, 0.98))),
-        adam_eps=t.get("adam_eps", 1e-6),
+        warmup_steps=t.get("warmup_steps"), adam_betas=tuple(t.get("adam_betas") or (0.9, 0.98)),
+        adam_eps=t.get("adam_eps") or 1e-6,
         score_fn=functools.partial(task.score, **splits.score_options),
     )
     load_state_dict_checked(

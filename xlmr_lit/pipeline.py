@@ -100,7 +100,12 @@ def run_settings(cfg: DictConfig) -> dict:
             elif not any(name == skip or name.startswith(skip) for skip in NOT_SETTINGS):
                 flat[name] = value
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    container = OmegaConf.to_container(cfg, resolve=True)
+    for task in (container.get("task"), container.get("downstream")):
+        if isinstance(task, dict) and isinstance(task.get("recipes"), dict):  # only the recipe that runs is a setting
+            selected = task.get("recipe")
+            task["recipes"] = {selected: task["recipes"][selected]} if selected in task["recipes"] else None
+    walk(container, "")
     return flat
 
 
@@ -128,7 +133,8 @@ def differing_settings(done: dict, cfg: DictConfig) -> list[str]:
     same_init = now.get("model.init") and before.get("model.init") == now.get("model.init")
     return [f"{key}: {before.get(key, '(unset)')!r} -> {now.get(key, '(unset)')!r}"
             for key in sorted(before.keys() | now.keys())
-            if before.get(key, missing) != now.get(key, missing) and not (same_init and key in from_init)]
+            if before.get(key, missing) != now.get(key, missing) and not (same_init and key in from_init)
+            and not (key not in before and now[key] is None)]  # a key added since the earlier run, left null: as it ran
 
 
 def unfinished_run(run_dir: Path) -> dict | None:
