@@ -113,7 +113,7 @@ def finetune(
                  f"in place of task.{', task.'.join(recipe)}")
     if t.get("recipe") is not None:
         cfg, t = apply_recipe(cfg, t)
-        log.info(describe(t, cfg))
+        log.info(describe(t))
     splits = task.load_splits(t, languages, cfg.seed)
     base_spec = features_cache_spec(t, splits, spm_copy)
 

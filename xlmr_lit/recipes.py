@@ -94,7 +94,7 @@ def apply_recipe(cfg: DictConfig, task: DictConfig) -> tuple[DictConfig, DictCon
     return cfg, task
 
 
-def describe(task: DictConfig, cfg: DictConfig) -> str:
+def describe(task: DictConfig) -> str:
     """One log line: the recipe, its source and the settings it set."""
     recipe = task_recipe(task)
     settings = {**{f"task.{k}": v for k, v in recipe.task_settings().items()}, **recipe.run_settings()}
