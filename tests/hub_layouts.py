@@ -168,7 +168,8 @@ def write_mlqa(hub_dir: Path, examples: dict[str, list]) -> Path:
         columns = qa_columns(lang_examples, True)
         columns["answers"] = [{"answer_start": a["answer_start"], "text": a["text"]} for a in columns["answers"]]
         for config in (f"MLQA.{lang}.{lang}", f"MLQA.{lang}.en"):
-            rows = columns if config.endswith(f".{lang}.{lang}") else {**columns, "id": [f"{i}-en" for i in columns["id"]]}
+            same_language = config == f"MLQA.{lang}.{lang}"
+            rows = columns if same_language else {**columns, "id": [f"{i}-en" for i in columns["id"]]}
             for split in ("validation", "test"):
                 split_rows = rows if split == "test" else {**rows, "id": [f"{i}-dev" for i in rows["id"]]}
                 write_parquet(repo / config / f"{split}-00000-of-00001.parquet", split_rows, features)

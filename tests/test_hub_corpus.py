@@ -66,7 +66,7 @@ def test_fineweb2_map_covers_every_xlmr_language_it_has():
     assert len(set(config_map.values())) == len(config_map)
     assert {lang: config_map[lang] for lang in ("fr", "ru", "zh", "sw", "no")} == {
         "fr": "fra_Latn", "ru": "rus_Cyrl", "zh": "cmn_Hani", "sw": "swh_Latn", "no": "nob_Latn"}
-    assert {lang: config_map[lang] for lang in ROMANIZED_AND_FILIPINO} == ROMANIZED_AND_FILIPINO  # issue 30: was tgl_Latn
+    assert {lang: config_map[lang] for lang in ROMANIZED_AND_FILIPINO} == ROMANIZED_AND_FILIPINO  # tl was tgl_Latn
     assert sources == {"en": {"dataset": "HuggingFaceFW/fineweb", "config": "sample-10BT"}}
     assert hub["config"] is None  # no template: a language outside the map is missing, not a made-up config
 

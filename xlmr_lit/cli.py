@@ -23,8 +23,8 @@ from xlmr_lit.threads import configure_threads
 from xlmr_lit.tokenizer import VocabularyTooLargeError, VocabularyTooSmallError
 
 # torch, Lightning and the modules that import them (finetune, pipeline, checkpoints) are imported inside the
-# functions that run a job: `xlmr-train --help` and a refused override then answer in about a second
-# (tests/test_ux.py::test_help_imports_no_torch).
+# functions that run a job: `xlmr-train --help` and a mistyped key then answer in about a second
+# (tests/test_ux.py::test_help_and_a_mistyped_key_import_no_torch).
 log = logging.getLogger(__name__)
 USER_ERRORS = (ConfigError, CorpusError, DataFormatError, VocabularyTooLargeError,
                VocabularyTooSmallError)  # the message says it all; anything else is a bug, shown with its traceback
@@ -104,7 +104,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
     try:
         return run_job(cfg)
-    except (*USER_ERRORS, NonFiniteLossError) as err:  # a single run's; a sweep marks its point FAILED or REFUSED and goes on
+    except (*USER_ERRORS, NonFiniteLossError) as err:  # a single run's; a sweep marks its point FAILED or REFUSED
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         log_to_file(traceback.format_exc())

@@ -127,8 +127,9 @@ def finetune(
     eval_names = list(splits.evals)
     eval_sets = [features(f"{split}/{lang}", splits.evals[(split, lang)]) for split, lang in eval_names]
     batches_per_epoch = t.get("batches_per_epoch")
-    datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed, cfg.data.num_workers,
-                                    samples_per_epoch=batches_per_epoch * t.batch_size if batches_per_epoch else None)
+    samples_per_epoch = batches_per_epoch * t.batch_size if batches_per_epoch else None
+    datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed,
+                                    cfg.data.num_workers, samples_per_epoch)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches)
     log.info(f"{t.name} ({t.setting}): {len(train_set) if t.train else 'no'} training examples, eval sets: "
