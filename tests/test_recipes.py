@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 from xlmr_lit import config_checks
 from xlmr_lit.config_checks import ConfigError, check_config
 from xlmr_lit.plot import SPECS, recipe_expectations
-from xlmr_lit.recipes import apply_recipe
+from xlmr_lit.recipes import TASK_CONF_DIR, apply_recipe
 from xlmr_lit.tasks.features import ResumableShuffleSampler
 
 # What each source states (see the comments in conf/task/<task>.yaml); None = not stated, the task's own value.
@@ -47,12 +47,14 @@ def test_each_recipe_resolves_to_its_sources_settings(make_cfg, task, recipe):
     assert apply_recipe(make_cfg(f"task={task}"), default)[1] is default  # no recipe: nothing changes
 
 
-def test_recipes_name_their_source_and_expected_scores(make_cfg):
+def test_recipes_name_their_source_and_expected_scores():
+    recipes = {task: OmegaConf.load(TASK_CONF_DIR / f"{task}.yaml").recipes for task in ("xnli", "ner", "qa", "glue")}
     for task, recipe in SOURCES:
-        entry = make_cfg(f"task={task}").task.recipes[recipe]
+        entry = recipes[task][recipe]
         assert entry.source and all(0 < v < 100 for scores in entry.expected.values() for v in scores.values())
-    assert make_cfg("task=xnli").task.recipes.fairseq_1367.expected.xnli["XLM-R Base (paper, Table 1)"] == 76.2
-    assert make_cfg("task=qa").task.recipes.xtreme.expected.mlqa["XLM-R Large (XTREME paper)"] == 71.6
+    assert recipes["xnli"].fairseq_1367.expected.xnli["XLM-R Base (paper, Table 1)"] == 76.2
+    assert recipes["qa"].xtreme.expected.mlqa["XLM-R Large (XTREME paper)"] == 71.6
+    assert {(task, name) for task, entries in recipes.items() for name in entries} == set(SOURCES)  # all tested
 
 
 def test_an_unknown_recipe_or_recipe_key_is_refused_before_any_work(make_cfg):
