@@ -53,6 +53,7 @@ def test_xnli_standin_in_xtreme_layout(tmp_path):
     assert following and all(any(p.startswith(f"{e.text_a} {e.text_b}") for p in paragraphs) for e in following)
     contradicted = [e for e in test if e.label == "contradiction"]
     assert contradicted and all(e.text_b not in e.text_a for e in contradicted)
+    assert all(" ".join(e.text_b.split()[::-1]) in e.text_a for e in contradicted)  # the same words, reversed
     assert len(test) >= 200  # nine cut points per paragraph: enough to tell a score from chance
 
 

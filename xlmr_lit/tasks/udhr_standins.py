@@ -7,8 +7,10 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
 - XNLI (XTREME layout: {train,dev,test}-{lang}.tsv, premise TAB hypothesis TAB label). Each paragraph
   is cut at each of CUT_POINTS (1/5 .. 4/5 of its words; of its characters for scripts without spaces).
   Premise: the part before a cut. Hypothesis, of 4 to 8 words: a stretch of the premise (entailment),
-  the words that follow the cut (neutral: new content), or a stretch of the premise with half its
-  words replaced by words of another article (contradiction: a changed claim). For translate-test,
+  the words that follow the cut (neutral: new content), or a stretch of the premise in reverse order
+  (contradiction: the same words, another claim). Entailment and contradiction have the same words, so only
+  word order tells them apart: with the premise's words replaced instead, a tiny model fine-tuned from random
+  init matched a pretrained one (benchmarks/RESULTS.md section 21). NLI_COPIES triples per cut. For translate-test,
   translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
   translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
@@ -61,6 +63,8 @@ QA_QUESTION_CHARS, QA_ANSWER_CHARS = 16, 6  # scripts written without spaces
 UNSPACED_LANGUAGES = {"zh", "zh_Hant", "ja", "th", "lo", "km", "my"}
 CUT_POINTS = (1 / 5, 2 / 7, 1 / 3, 2 / 5, 1 / 2, 3 / 5, 2 / 3, 5 / 7, 4 / 5)
 NLI_HYPOTHESIS_WORDS = (4, 8)  # (fewest, most) words of a hypothesis; characters x 2 without spaces
+NLI_COPIES = 4  # each cut gives this many (entailment, neutral, contradiction) triples, each with its own stretch
+NLI_VERSION = 2  # the XNLI (and MNLI) pairs' design: 2 = contradiction is the stretch reversed, NLI_COPIES per cut
 NER_COPIES = 6  # each run of words appears with this many different insertions
 NER_MAX_SPANS = 3
 GLUE_RUN_STRIDE = 3
@@ -110,12 +114,11 @@ def joined(parts: list[str], lang: str) -> str:
 
 
 def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Generator) -> list[tuple[str, str, str]]:
-    cut = [(d, parts) for d, paragraphs in docs for p in paragraphs for parts in cuts(p, lang)]
+    cut = [parts for _, paragraphs in docs for p in paragraphs for parts in cuts(p, lang)]
     scale = 2 if lang in UNSPACED_LANGUAGES else 1
     fewest, most = (scale * n for n in NLI_HYPOTHESIS_WORDS)
-    pool = [(d, w) for d, (first, _) in cut for w in units(first, lang)]
     rows = []
-    for d, (first, second) in cut:
+    for first, second in [c for c in cut for _ in range(NLI_COPIES)]:
         premise, following = units(first, lang), units(second, lang)
         length = int(rng.integers(fewest, most + 1))
         if len(premise) < fewest or len(following) < fewest:
@@ -125,19 +128,8 @@ def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Genera
         stretch = premise[begin : begin + length]
         rows.append((first, joined(stretch, lang), "entailment"))
         rows.append((first, joined(following[:length], lang), "neutral"))
-        changed = list(stretch)
-        for at in rng.choice(length, size=(length + 1) // 2, replace=False):
-            changed[at] = other_article_word(pool, d, set(premise), rng)
-        rows.append((first, joined(changed, lang), "contradiction"))
+        rows.append((first, joined(stretch[::-1], lang), "contradiction"))
     return rows
-
-
-def other_article_word(pool: list[tuple[int, str]], doc: int, avoid: set[str], rng: np.random.Generator) -> str:
-    """A word of `pool` (document, word) from another document than `doc` and not in `avoid`."""
-    while True:
-        d, word = pool[rng.integers(len(pool))]
-        if d != doc and word not in avoid:
-            return word
 
 
 def _write_tsv(path: Path, rows, header: str | None = None) -> None:
@@ -392,7 +384,8 @@ def standin_dir(task_cfg, languages: list[str], cache_dir: Path) -> Path:
                          f"(there are for {', '.join(WRITERS)})")
     plain = OmegaConf.to_container(task_cfg, resolve=True)
     layout = {key: plain[key] for key in ("conll", "panx", "files", "benchmark") if key in plain}
-    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "files": LAYOUT_VERSION, "languages": sorted(languages),
+    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "nli": NLI_VERSION, "files": LAYOUT_VERSION,
+            "languages": sorted(languages),
             "layout": layout}
     final = cache_dir / "udhr_standins" / f"{task_cfg.name}-{cache_key(spec)}"
     if not final.is_dir():
