@@ -120,7 +120,8 @@ class HFTokenizer:
         self.hf = _transformers().AutoTokenizer.from_pretrained(str(directory))
         self.specials = specials_of(self.hf, token_types=getattr(model_config, "type_vocab_size", 1) > 1)
         uses_languages = getattr(model_config, "use_lang_emb", False) and getattr(model_config, "n_langs", 1) > 1
-        self.lang2id = dict(model_config.lang2id) if uses_languages else None
+        # in id order
+        self.lang2id = dict(sorted(model_config.lang2id.items(), key=lambda item: item[1])) if uses_languages else None
 
     def pieces(self, text: str) -> list[int]:
         return self.hf(text, add_special_tokens=False)["input_ids"]
