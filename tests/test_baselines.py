@@ -153,10 +153,11 @@ def test_bert_fine_tunes_xnli_and_the_rows_name_it(make_cfg, bert, tmp_path):
 
 
 def test_xlm_fine_tunes_ner_and_qa(make_cfg, xlm, tmp_path):
-    ner_rows = run(make_cfg, tmp_path, "ner", xlm, "task.languages=[en,de,es,nl]", "task.setting=train_all")
-    assert {r["language"] for r in ner_rows} == {"en", "de", "es", "nl"} and {r["metric"] for r in ner_rows} >= {"f1"}
-    qa_rows = run(make_cfg, tmp_path, "qa", xlm, "task.languages=[en,es,de]")
-    assert {r["language"] for r in qa_rows} == {"en", "es", "de"} and {"f1", "exact_match"} <= {r["metric"] for r in qa_rows}
+    fast = "+trainer.limit_val_batches=2"  # scores of the first batches: this test is about the path, not the numbers
+    ner_rows = run(make_cfg, tmp_path, "ner", xlm, "task.languages=[en,nl]", "task.setting=train_all", fast)
+    assert {r["language"] for r in ner_rows} == {"en", "nl"} and {r["metric"] for r in ner_rows} >= {"f1"}
+    qa_rows = run(make_cfg, tmp_path, "qa", xlm, "task.languages=[en,de]", fast)
+    assert {r["language"] for r in qa_rows} == {"en", "de"} and {"f1", "exact_match"} <= {r["metric"] for r in qa_rows}
     assert all(r["encoder"] == "xlm" for r in ner_rows + qa_rows)
 
 

@@ -122,12 +122,19 @@ class HFTokenizer:
         uses_languages = getattr(model_config, "use_lang_emb", False) and getattr(model_config, "n_langs", 1) > 1
         # in id order
         self.lang2id = dict(sorted(model_config.lang2id.items(), key=lambda item: item[1])) if uses_languages else None
+        self._word_cache: dict[str, list[int]] = {}  # a Python tokenizer's pieces of each word seen (XLM's: Moses)
 
     def pieces(self, text: str) -> list[int]:
         return self.hf(text, add_special_tokens=False)["input_ids"]
 
     def word_pieces(self, words: list[str]) -> list[list[int]]:
-        return self.hf(list(words), add_special_tokens=False)["input_ids"] if words else []
+        if self.hf.is_fast:
+            return self.hf(list(words), add_special_tokens=False)["input_ids"] if words else []
+        # a Python tokenizer costs about a millisecond a call (XLM's runs Moses); words repeat, so each is tokenized once
+        new = [w for w in dict.fromkeys(words) if w not in self._word_cache]
+        if new:
+            self._word_cache.update(zip(new, self.hf(new, add_special_tokens=False)["input_ids"]))
+        return [self._word_cache[w] for w in words]
 
     def pieces_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Ids of `text` and each one's character span (see the module docstring)."""
