@@ -152,15 +152,46 @@ def test_bert_fine_tunes_xnli_and_the_rows_name_it(make_cfg, bert, tmp_path):
     assert kept("Angela visited Paris")["input_ids"] == tokenizer_of(bert).hf("Angela visited Paris")["input_ids"]
 
 
-def test_xlm_fine_tunes_ner_and_qa(make_cfg, xlm, tmp_path):
+def test_xlm_fine_tunes_ner_qa_and_glue(make_cfg, xlm, tmp_path):
     fast = "+trainer.limit_val_batches=2"  # scores of the first batches: this test is about the path, not the numbers
     ner_rows = run(make_cfg, tmp_path, "ner", xlm, "task.languages=[en,nl]", "task.setting=train_all", fast)
     assert {r["language"] for r in ner_rows} == {"en", "nl"} and {r["metric"] for r in ner_rows} >= {"f1"}
     qa_rows = run(make_cfg, tmp_path, "qa", xlm, "task.languages=[en,de]", fast)
     assert {r["language"] for r in qa_rows} == {"en", "de"} and {"f1", "exact_match"} <= {r["metric"] for r in qa_rows}
-    assert all(r["encoder"] == "xlm" for r in ner_rows + qa_rows)
+    glue_rows = run(make_cfg, tmp_path, "glue", xlm, "task.glue_task=stsb", fast)  # one text, a regression
+    assert {r["metric"] for r in glue_rows} == {"pearson", "spearman"}
+    assert all(r["encoder"] == "xlm" for r in ner_rows + qa_rows + glue_rows)
 
 
 def test_a_language_without_an_embedding_is_refused_before_training(make_cfg, xlm, tmp_path):
     with pytest.raises(ValueError, match="has language embeddings for en fr sw de es nl, not for ar"):
         run(make_cfg, tmp_path, "qa", xlm, "task.languages=[en,ar]")
+
+
+def test_a_tables_baseline_row_from_downstream_init(make_cfg, bert, tmp_path):
+    """Table 2's point `each_de` with downstream.init=hf:<mBERT>: fine-tuned without pretraining, rows naming it."""
+    rows = train(make_cfg("+task@downstream=ner", f"+downstream.init=hf:{bert}", "downstream.udhr_standin=true",
+                          "downstream.languages=[en,de]", "downstream.setting=train_each", "downstream.train_language=de",
+                          "downstream.standin_recipe.epochs=2", "+trainer.limit_train_batches=2",
+                          "trainer.enable_progress_bar=false", run_dir=tmp_path / "point"))
+    assert {(r["split"], r["language"]) for r in rows} == {("dev", "de"), ("test", "de")}
+    assert all(r["task"] == "ner" and r["encoder"] == "bert" and r["init"] == f"hf:{bert}" for r in rows)
+    assert (tmp_path / "point" / "finetune" / "results.jsonl").is_file()
+    assert not (tmp_path / "point" / "checkpoints").exists()  # nothing was pretrained
+
+
+def test_each_encoders_table_sweep_has_its_own_folder():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from xlmr_lit.cli import CONF_DIR
+
+    dirs = {}
+    for init in ("hf:google-bert/bert-base-multilingual-cased", "hf:/models/xlm-roberta-base/", None):
+        overrides = ["experiment=tables/table1_xnli", "scale=paper", *([f"downstream.init={init}"] if init else [])]
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        dirs[init] = OmegaConf.select(cfg, "hydra.sweep.dir")
+    assert dirs == {"hf:google-bert/bert-base-multilingual-cased": "multirun/table1_xnli/paper/bert-base-multilingual-cased",
+                    "hf:/models/xlm-roberta-base/": "multirun/table1_xnli/paper/xlm-roberta-base",
+                    None: "multirun/table1_xnli/paper"}
