@@ -151,6 +151,14 @@ def test_bert_fine_tunes_xnli_and_the_rows_name_it(make_cfg, bert, tmp_path):
     kept = tokenizer_of(bert).hf.__class__.from_pretrained(tmp_path / "xnli" / "tokenizer")  # the run keeps its tokenizer
     assert kept("Angela visited Paris")["input_ids"] == tokenizer_of(bert).hf("Angela visited Paris")["input_ids"]
 
+    # the fine-tuned baseline scored as it is: its best epoch's dev scores again, from checkpoint and run tokenizer
+    best = tmp_path / "xnli" / "checkpoints" / "best.ckpt"
+    scored = train(make_cfg("task=xnli", f"model.init={best}", "task.train=false", "task.udhr_standin=true",
+                            "task.languages=[en,fr,sw]", "trainer.enable_progress_bar=false", run_dir=tmp_path / "scored"))
+    dev = {r["language"]: r["value"] for r in rows if (r["selection"], r["split"]) == ("single", "dev")}
+    assert {r["language"]: r["value"] for r in scored if r["split"] == "dev"} == pytest.approx(dev)
+    assert all(r["encoder"] == "bert" and not r["trained"] for r in scored)
+
 
 def test_xlm_fine_tunes_ner_qa_and_glue(make_cfg, xlm, tmp_path):
     fast = "+trainer.limit_val_batches=2"  # scores of the first batches: this test is about the path, not the numbers

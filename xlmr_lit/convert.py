@@ -450,6 +450,10 @@ def load_our_checkpoint(path: Path, tokenizer: Path | None = None) -> tuple[XLMR
             f"{path} is not a Lightning checkpoint of xlmr-lit: expected 'state_dict' and "
             f"hyper_parameters.model_config, found {found}"
         )
+    if hparams.get("hf_config"):
+        raise ValueError(f"{path} is a fine-tuned {hparams['hf_config'].get('model_type')} encoder (transformers' "
+                         f"AutoModel with our task head), not XLM-R: fine-tuning and task.train=false read it "
+                         f"(model.init=), export does not")
     state_dict = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     others = Counter(k.split(".", 1)[0] for k in checkpoint["state_dict"] if not k.startswith("model."))
     if others:

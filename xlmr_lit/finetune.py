@@ -31,7 +31,7 @@ from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.debug import OverfitBatches
 from xlmr_lit.hf_encoder import (
-    NATIVE_MODEL_TYPE, config_dict, load_transformers_encoder, task_state_dict, transformers_directory,
+    NATIVE_MODEL_TYPE, config_dict, load_transformers_init, task_state_dict,
 )
 from xlmr_lit.report import format_outputs
 from xlmr_lit.results import format_table, selection_rows, write_rows
@@ -103,18 +103,18 @@ def finetune(
             f"(outputs/.../checkpoints/best.ckpt), hf:<dir or hub id> or fairseq:<dir>"
         )
     pl.seed_everything(cfg.seed, workers=True)
-    transformers_dir = transformers_directory(cfg.model.init)  # None: XLM-R-shaped, our own encoder
-    if transformers_dir is None:
+    transformers_init = load_transformers_init(cfg.model.init)  # None: XLM-R-shaped, our own encoder
+    if transformers_init is None:
         config, state_dict, spm_path = load_pretrained(cfg.model.init)
         model_type = NATIVE_MODEL_TYPE
     else:
-        transformers_config, state_dict, tokenizer = load_transformers_encoder(transformers_dir)
+        transformers_config, state_dict, tokenizer = transformers_init
         model_type = transformers_config.model_type
     if not t.train and not any(key.startswith(HEADS) for key in state_dict):
         raise ValueError(f"task.train=false scores model.init as it is, so it must be fine-tuned on task={t.name} "
                          f"(e.g. a fine-tuning run's checkpoints/best.ckpt); {cfg.model.init} has no task head "
                          f"({' or '.join(h.rstrip('.') for h in HEADS)} weights)")
-    if transformers_dir is None:
+    if transformers_init is None:
         model_config = apply_init_architecture(cfg, config)  # the checkpoint's architecture, cfg's dropout
         module_args = {"model_config": vars(model_config)}
     else:
@@ -125,7 +125,7 @@ def finetune(
     run_dir = start_run_dir(cfg)
     checkpoint_dir = run_dir / "checkpoints"
     resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir) if t.train else None  # refused before any work
-    if transformers_dir is None:
+    if transformers_init is None:
         spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
         spm_copy.parent.mkdir(exist_ok=True)
         shutil.copyfile(spm_path, spm_copy)
@@ -175,7 +175,7 @@ def finetune(
         lr=t.lr, weight_decay=t.weight_decay, warmup_ratio=t.warmup_ratio, total_steps=total_steps,
         score_fn=functools.partial(task.score, **splits.score_options),
     )
-    if transformers_dir is not None:
+    if transformers_init is not None:
         state_dict = task_state_dict(module.model, state_dict)
     load_state_dict_checked(
         module.model, state_dict, cfg.model.init,

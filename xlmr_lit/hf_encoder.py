@@ -83,6 +83,41 @@ def transformers_directory(init: str) -> Path | None:
     return directory if directory.is_dir() else download_from_hub(location, tokenizer_files=True)
 
 
+def fine_tuned_hparams(init: str) -> dict | None:
+    """The hyper-parameters of `model.init` when it is one of our fine-tuning checkpoints of a transformers encoder
+    (they hold its hf_config), else None. Reads only that small entry (mmap)."""
+    from xlmr_lit.convert import read_torch_file
+
+    path = Path(str(init)).expanduser()
+    if path.suffix != ".ckpt" or not path.is_file():
+        return None
+    checkpoint = read_torch_file(path, mmap=True)
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    return hparams if isinstance(hparams, dict) and hparams.get("hf_config") else None
+
+
+def load_transformers_init(init: str) -> tuple[object, dict[str, torch.Tensor], "HFTokenizer"] | None:
+    """(config, weights, tokenizer) of a `model.init` that is a transformers encoder other than XLM-R: an HF
+    directory or hub id, or a fine-tuning run's checkpoint of one (with the run's `tokenizer/`). None otherwise."""
+    directory = transformers_directory(init)
+    if directory is not None:
+        return load_transformers_encoder(directory)
+    hparams = fine_tuned_hparams(init)
+    if hparams is None:
+        return None
+    from xlmr_lit.convert import read_torch_file
+
+    path = Path(str(init)).expanduser()
+    tokenizer_dir = path.resolve().parent.parent / "tokenizer"
+    if not tokenizer_dir.is_dir():
+        raise FileNotFoundError(f"model.init={init}: a fine-tuned {hparams['hf_config'].get('model_type')} encoder, "
+                                f"whose tokenizer should be in its run's {tokenizer_dir}, which does not exist")
+    config = _transformers().AutoConfig.for_model(**hparams["hf_config"])
+    weights = read_torch_file(path)["state_dict"]
+    state_dict = {k.removeprefix("model."): v for k, v in weights.items() if k.startswith("model.")}
+    return config, state_dict, HFTokenizer(tokenizer_dir, config)
+
+
 # ----------------------------------------------------------------------------------------------
 # the tokenizer
 
