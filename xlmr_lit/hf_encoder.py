@@ -14,7 +14,8 @@ start that head, as in transformers' BertForSequenceClassification; the other ta
 
 Character offsets for QA: a fast tokenizer's offset_mapping; a tokenizer without one (XLM's is Python-only)
 gives each piece the span of the word it comes from (words split on whitespace, each CJK character a word of
-its own), so an answer is a run of whole words, as in BERT's and XTREME's SQuAD code.
+its own), so an answer is a run of whole words, as in BERT's and XTREME's SQuAD code. XLM's tokenizer runs Moses
+with its default (English) rules for every language, as transformers does when not told the language.
 
 transformers (and, for XLM's tokenizer, sacremoses) must be installed: `pip install xlmr-lit[hf]`.
 """
