@@ -163,6 +163,9 @@ class HFTokenizer:
     def pieces(self, text: str) -> list[int]:
         return self.hf(text, add_special_tokens=False)["input_ids"]
 
+    def pieces_batch(self, texts: list[str]) -> list[list[int]]:
+        return self.hf(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+
     def word_pieces(self, words: list[str]) -> list[list[int]]:
         if self.hf.is_fast:
             return self.hf(list(words), add_special_tokens=False)["input_ids"] if words else []

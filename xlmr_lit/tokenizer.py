@@ -70,6 +70,9 @@ class XLMRTokenizer:
         """Ids of `text` without `<s>`/`</s>`."""
         return self.pieces_to_ids(np.asarray(self.sp.encode(text), dtype=np.int64)).tolist()
 
+    def pieces_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.pieces_to_ids(np.asarray(ids, dtype=np.int64)).tolist() for ids in self.sp.encode(texts)]
+
     def word_pieces(self, words: list[str]) -> list[list[int]]:
         """Ids of each word on its own ("▁" + the word's pieces); a word SentencePiece normalises away has none."""
         flat, lengths = self.encode_lines(words)
