@@ -46,7 +46,8 @@ def build_tiny_bert(directory: Path) -> Path:
 def build_tiny_xlm(directory: Path, languages=("en", "fr", "sw"), use_lang_emb: bool = True) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     chars = _characters()
-    vocab = [*XLM_SPECIALS, *(f"{w}</w>" for w in _words()), *chars, *(f"{c}</w>" for c in chars)]
+    prefixes = [w[:i] for w in _words() for i in range(2, len(w))]  # what the merges build on the way to a word
+    vocab = [*XLM_SPECIALS, *(f"{w}</w>" for w in _words()), *prefixes, *chars, *(f"{c}</w>" for c in chars)]
     vocab = list(dict.fromkeys(vocab))
     (directory / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}, ensure_ascii=False))
     # merges that spell each whole word of WORDS, left to right
