@@ -8,6 +8,8 @@ import torch
 
 from tiny_hf_baselines import build_tiny_bert, build_tiny_xlm  # tests/tiny_hf_baselines.py
 from xlmr_lit.cli import train
+from xlmr_lit.config_checks import ConfigError
+from xlmr_lit.convert import load_our_checkpoint
 from xlmr_lit.hf_encoder import HFTokenizer, transformers_directory
 from xlmr_lit.tasks import ner, qa
 from xlmr_lit.tasks.features import featurize_pairs, pad_collate
@@ -158,6 +160,8 @@ def test_bert_fine_tunes_xnli_and_glue_and_the_rows_name_it(make_cfg, bert, tmp_
     dev = {r["language"]: r["value"] for r in rows if (r["selection"], r["split"]) == ("single", "dev")}
     assert {r["language"]: r["value"] for r in scored if r["split"] == "dev"} == pytest.approx(dev)
     assert all(r["encoder"] == "bert" and not r["trained"] for r in scored)
+    with pytest.raises(ValueError, match="a fine-tuned bert encoder .* export does not"):
+        load_our_checkpoint(best)  # what xlmr-export reads: XLM-R only
 
     glue_rows = run(make_cfg, tmp_path, "glue", bert, "task.glue_task=stsb", "+trainer.limit_val_batches=2")  # regression
     assert {r["metric"] for r in glue_rows} == {"pearson", "spearman"} and {r["encoder"] for r in glue_rows} == {"bert"}
@@ -173,7 +177,7 @@ def test_xlm_fine_tunes_ner_and_qa(make_cfg, xlm, tmp_path):
 
 
 def test_a_language_without_an_embedding_is_refused_before_training(make_cfg, xlm, tmp_path):
-    with pytest.raises(ValueError, match="has language embeddings for en fr sw de es nl, not for ar"):
+    with pytest.raises(ConfigError, match="has language embeddings for en fr sw de es nl, not for ar"):
         run(make_cfg, tmp_path, "qa", xlm, "task.languages=[en,ar]")
 
 

@@ -26,13 +26,11 @@ from xlmr_lit.checkpoints import (
     fault_injection_callbacks,
     resume_checkpoint,
 )
-from xlmr_lit.config_checks import apply_hf_init_architecture, apply_init_architecture
+from xlmr_lit.config_checks import ConfigError, apply_hf_init_architecture, apply_init_architecture
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
 from xlmr_lit.corpus import resolve_languages
 from xlmr_lit.debug import OverfitBatches
-from xlmr_lit.hf_encoder import (
-    NATIVE_MODEL_TYPE, config_dict, load_transformers_init, task_state_dict,
-)
+from xlmr_lit.hf_encoder import NATIVE_MODEL_TYPE, config_dict, load_transformers_init, task_state_dict
 from xlmr_lit.report import format_outputs
 from xlmr_lit.results import format_table, selection_rows, write_rows
 from xlmr_lit.tasks import glue, ner, qa, xnli
@@ -149,8 +147,8 @@ def finetune(
     if tokenizer.lang2id:  # XLM's language embeddings: every language read must have one, before any work
         read = {e.language for e in splits.train} | {lang for _, lang in splits.evals}
         if missing := sorted(read - set(tokenizer.lang2id)):
-            raise ValueError(f"model.init={cfg.model.init} has language embeddings for {' '.join(tokenizer.lang2id)}, "
-                             f"not for {' '.join(missing)} (task.languages / task.train_language)")
+            raise ConfigError(f"model.init={cfg.model.init} has language embeddings for {' '.join(tokenizer.lang2id)}, "
+                              f"not for {' '.join(missing)} (task.languages / task.train_language)")
     base_spec = features_cache_spec(t, splits, spm_copy, tokenizer_key)
 
     def features(name: str, examples: list):
