@@ -44,6 +44,16 @@ def test_only_other_model_types_take_the_transformers_path(bert, xlm, tmp_path):
     assert transformers_directory("fairseq:/x") is None and transformers_directory("/runs/best.ckpt") is None
 
 
+def test_without_transformers_a_baseline_init_says_what_to_install(bert, monkeypatch):
+    import sys
+
+    from xlmr_lit.hf_encoder import load_transformers_init
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"needs transformers \(pip install 'xlmr-lit\[hf\]'\)"):
+        load_transformers_init(f"hf:{bert}")
+
+
 def test_bert_frames_pairs_with_its_specials_and_gives_the_second_text_token_type_1(bert):
     tokenizer = tokenizer_of(bert)
     hf = tokenizer.hf

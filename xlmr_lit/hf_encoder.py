@@ -21,7 +21,6 @@ transformers (and, for XLM's tokenizer, sacremoses) must be installed: `pip inst
 """
 
 import json
-import logging
 import re
 from pathlib import Path
 
@@ -30,8 +29,6 @@ import torch.nn as nn
 
 from xlmr_lit.model import ClassificationHead, init_weights
 from xlmr_lit.tokenizer import Specials
-
-log = logging.getLogger(__name__)
 
 NATIVE_MODEL_TYPE = "xlm-roberta"  # our own encoder and tokenizer
 HEAD_INIT_STD = 0.02
