@@ -138,7 +138,8 @@ def specials_of(hf_tokenizer, token_types: bool) -> Specials:
     suffix = runs[-1][1] if runs[-1][0] else []
     single = hf_tokenizer("a")["input_ids"]
     if single[:len(prefix)] != prefix or single[len(single) - len(suffix):] != suffix:
-        raise ValueError(f"{type(hf_tokenizer).__name__} frames one text as {hf_tokenizer.convert_ids_to_tokens(single)}, "
+        framed = hf_tokenizer.convert_ids_to_tokens(single)
+        raise ValueError(f"{type(hf_tokenizer).__name__} frames one text as {framed}, "
                          f"not as the first text of a pair")
     if hf_tokenizer.pad_token_id is None:
         raise ValueError(f"{type(hf_tokenizer).__name__} has no padding token")
@@ -166,7 +167,7 @@ class HFTokenizer:
     def word_pieces(self, words: list[str]) -> list[list[int]]:
         if self.hf.is_fast:
             return self.hf(list(words), add_special_tokens=False)["input_ids"] if words else []
-        # a Python tokenizer costs about a millisecond a call (XLM's runs Moses); words repeat, so each is tokenized once
+        # a Python tokenizer costs about a millisecond a call (XLM's runs Moses); words repeat: each is tokenized once
         new = [w for w in dict.fromkeys(words) if w not in self._word_cache]
         if new:
             self._word_cache.update(zip(new, self.hf(new, add_special_tokens=False)["input_ids"]))

@@ -164,7 +164,7 @@ def window_features(example: QAExample, tokenizer: XLMRTokenizer, max_length: in
     specials = tokenizer.specials
     question_ids = tokenizer.pieces(example.question)[:max_question_tokens]
     context_ids, spans = tokenizer.pieces_with_offsets(example.context)
-    first = len(specials.prefix) + len(question_ids) + len(specials.middle)  # the first context token, after <s> Q </s></s>
+    first = len(specials.prefix) + len(question_ids) + len(specials.middle)  # the first context token: <s> Q </s></s> C
     budget = max_length - first - len(specials.suffix)
     if budget < 1:
         raise ValueError(f"task.max_length={max_length} leaves no room for context after a "
