@@ -372,13 +372,17 @@ def test_figures_say_when_they_read_a_standin():
 
 def test_the_papers_rows_average_to_the_papers_printed_averages():
     """Catches a mistyped number in the overlays: each row's mean is the average the paper prints."""
-    from xlmr_lit.plot import (GLUE_AVERAGED, GLUE_PAPER, MLQA_BASE_F1, MLQA_LARGE_F1, NER_BASE_ALL, NER_BASE_EACH,
-                               TABLE5_PAPER, XNLI_BASE, XNLI_BASE_TTA, XNLI_ROBERTA_TRANSLATE_TEST)
+    from xlmr_lit.plot import (GLUE_AVERAGED, GLUE_PAPER, MLQA_BASE_F1, MLQA_LARGE_F1, MLQA_MBERT_F1, MLQA_XLM15_F1,
+                               NER_BASE_ALL, NER_BASE_EACH, NER_MBERT_EACH, TABLE5_PAPER, XNLI_BASE, XNLI_BASE_TTA,
+                               XNLI_MBERT, XNLI_ROBERTA_TRANSLATE_TEST, XNLI_XLM100, XNLI_XLM100_TTA)
 
     printed = [(XNLI_BASE.values(), 76.2), (XNLI_BASE_TTA.values(), 79.1), (XNLI_ROBERTA_TRANSLATE_TEST.values(), 77.8),
                (NER_BASE_EACH.values(), 88.81), (NER_BASE_ALL.values(), 87.66), (MLQA_LARGE_F1.values(), 70.7),
                (MLQA_BASE_F1.values(), 63.7), ([GLUE_PAPER["XLM-R Large"][c] for c in GLUE_AVERAGED], 91.8),
-               ([GLUE_PAPER["RoBERTa"][c] for c in GLUE_AVERAGED], 92.8)]
+               ([GLUE_PAPER["RoBERTa"][c] for c in GLUE_AVERAGED], 92.8),
+               (XNLI_MBERT.values(), 66.3), (XNLI_XLM100_TTA.values(), 76.9), (NER_MBERT_EACH.values(), 88.28),
+               (XNLI_XLM100.values(), 71.3),  # printed as the #M N row's average: the paper swaps the two (plot.py)
+               (MLQA_MBERT_F1.values(), 57.7), (MLQA_XLM15_F1.values(), 61.6)]
     printed += list(zip((scores for *_, scores in TABLE5_PAPER), (73.4, 77.5, 71.8, 76.2, 76.3, 80.0)))
     for values, average in printed:
         digits = len(str(average).split(".")[1])
@@ -528,3 +532,33 @@ def test_legends_sit_beside_the_axes_and_name_the_dashed_averages_and_the_papers
     assert fig3[-1].replace("\n", " ").startswith("paper: CommonCrawl better for every language")
     fig6 = [t.get_text().replace("\n", " ") for t in figures[1].axes[0].get_legend().get_texts()]
     assert fig6[-1] == "paper: +2.8 average from 32k to 256k at fixed capacity"
+
+
+def test_measured_baselines_are_drawn_beside_the_papers_baseline_rows(tmp_path, monkeypatch):
+    """Table 1 and 3 sweeps of XLM-R and of mBERT / XLM (downstream.init=hf:...): one series per encoder, and the
+    paper's mBERT / XLM-100 rows drawn on the measured baseline's bars only."""
+    import matplotlib.pyplot as plt
+
+    from xlmr_lit.plot import XNLI_MBERT
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    for encoder in ("xlm-roberta", "bert"):
+        write_point(tmp_path / "t1" / encoder, {"downstream.setting": "cross_lingual_transfer"}, extra={"encoder": encoder})
+    rows = read_rows([tmp_path / "t1"])
+    data = language_data(rows, SPECS["table1_xnli"])
+    assert set(data) == {"cross_lingual_transfer, XLM-R", "cross_lingual_transfer, BERT"}
+    draw("tables/table1_xnli", rows, tmp_path / "t1_out")
+    ax = figures[-1].axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "paper: mBERT, transfer" in legend and "paper: XLM-R Base, transfer" in legend
+    assert "paper: XLM-100, transfer" not in legend  # XLM was not run
+    mbert = next(line for line in ax.get_lines() if line.get_label() == "paper: mBERT, transfer")
+    bert_bars = sorted(data).index("cross_lingual_transfer, BERT")
+    assert mbert.get_ydata()[0] == XNLI_MBERT["en"] and (mbert.get_xdata()[0] > 0) == (bert_bars == 1)  # on BERT's bars
+
+    write_point(tmp_path / "t3", {"seed": "1"}, task="qa", metric="f1", langs=["en", "de"], extra={"encoder": "xlm"})
+    assert set(language_data(read_rows([tmp_path / "t3"]), SPECS["table3_mlqa"])) == {"XLM"}
+    draw("tables/table3_mlqa", read_rows([tmp_path / "t3"]), tmp_path / "t3_out")
+    legend = [t.get_text() for t in figures[-1].axes[0].get_legend().get_texts()]
+    assert "paper: XLM-15" in legend and "paper: XLM-R Base" not in legend

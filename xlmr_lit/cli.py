@@ -39,7 +39,17 @@ def safe_dirname(overrides: str, limit: int = 120) -> str:
     return name if len(name) <= limit else name[: limit - 9] + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
+def init_dirname(init: str | None) -> str:
+    """`/<model name>` of a given encoder (hf:google-bert/bert-base-multilingual-cased -> /bert-base-multilingual-cased),
+    so that the tables' sweeps of different encoders (XLM-R and its baselines) keep apart; "" without one."""
+    if not init:
+        return ""
+    location = str(init).split(":", 1)[-1].rstrip("/")
+    return "/" + safe_dirname(Path(location).name)
+
+
 OmegaConf.register_new_resolver("safe_dirname", safe_dirname, replace=True)
+OmegaConf.register_new_resolver("init_dirname", init_dirname, replace=True)
 
 
 def train(cfg: DictConfig, callbacks: list | None = None):

@@ -626,3 +626,23 @@ def apply_init_architecture(cfg: DictConfig, init_config, overridden: set[str] |
         raise ConfigError(f"{length_key}={length}: expected at most {positions}, the positions of model.init={cfg.model.init} "
                           f"(max_position_embeddings {config.max_position_embeddings} - 2)")
     return config
+
+
+def apply_hf_init_architecture(cfg: DictConfig, hf_config, overridden: set[str] | None = None) -> None:
+    """apply_init_architecture for a transformers encoder (BERT, XLM, ...): cfg.model takes the sizes its config
+    names (XLM names no intermediate_size), an override that disagrees is refused, and task.max_length must fit
+    its positions."""
+    overridden = command_line_keys() if overridden is None else overridden
+    sizes = {key: getattr(hf_config, key) for key in ARCHITECTURE_KEYS if getattr(hf_config, key, None) is not None}
+    conflicts = [f"model.{key}={cfg.model.get(key)!r}: model.init={cfg.model.init} has {key}={actual}; the "
+                 f"checkpoint's weights fix it (drop the override)"
+                 for key, actual in sizes.items() if f"model.{key}" in overridden and cfg.model.get(key) != actual]
+    if conflicts:
+        raise ConfigError("model.init cannot take these overrides:\n  " + "\n  ".join(conflicts))
+    for key, actual in sizes.items():
+        cfg.model[key] = actual
+    positions = sizes.get("max_position_embeddings")
+    length = OmegaConf.select(cfg, "task.max_length")
+    if isinstance(length, int) and positions and length > positions:
+        raise ConfigError(f"task.max_length={length}: expected at most {positions}, the positions of "
+                          f"model.init={cfg.model.init} (max_position_embeddings)")

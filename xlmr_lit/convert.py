@@ -255,9 +255,9 @@ def load_pretrained(init: str) -> tuple[XLMRConfig, dict[str, torch.Tensor], Pat
     if kind == "hf":
         directory = Path(location).expanduser()
         if not directory.is_dir():
-            if location.startswith((".", "/", "~")) or location.count("/") > 1:
+            if not is_hub_id(location):
                 raise FileNotFoundError(f"model.init={init!r}: directory {directory} does not exist")
-            directory = _download_from_hub(location)
+            directory = download_from_hub(location)
         return _load_hf_dir(directory)
     directory = Path(location).expanduser()
     if not directory.is_dir():
@@ -268,14 +268,26 @@ def load_pretrained(init: str) -> tuple[XLMRConfig, dict[str, torch.Tensor], Pat
     return _load_fairseq_dir(directory)
 
 
-def _download_from_hub(repo_id: str) -> Path:
+def is_hub_id(location: str) -> bool:
+    """`owner/name` (or `name`), not a path."""
+    return not location.startswith((".", "/", "~")) and location.count("/") <= 1
+
+
+# a transformers tokenizer's files besides *.json: vocab.txt (BERT), merges.txt (XLM, BPE), *.model (SentencePiece)
+TOKENIZER_PATTERNS = ["*.txt", "*.model"]
+
+
+def download_from_hub(repo_id: str, tokenizer_files: bool = False) -> Path:
+    """config, weights (safetensors, else pickles) and tokenizer of `repo_id`: XLM-R's SentencePiece model, or with
+    `tokenizer_files` whatever a transformers tokenizer reads."""
     from huggingface_hub import snapshot_download
 
     log.info("model.init: %s is not a local directory; downloading it from the HF hub", repo_id)
+    tokenizer = TOKENIZER_PATTERNS if tokenizer_files else [SPM_FILE]
     try:
-        directory = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", SPM_FILE]))
+        directory = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", *tokenizer]))
         if not any((directory / name).exists() for name in HF_WEIGHT_FILES[:2]):
-            directory = Path(snapshot_download(repo_id, allow_patterns=["*.json", "pytorch_model.bin*", SPM_FILE]))
+            directory = Path(snapshot_download(repo_id, allow_patterns=["*.json", "pytorch_model.bin*", *tokenizer]))
     except Exception as err:
         raise FileNotFoundError(
             f"model.init=hf:{repo_id}: not a local directory, and downloading it from the HF hub failed: {err}"
@@ -438,6 +450,10 @@ def load_our_checkpoint(path: Path, tokenizer: Path | None = None) -> tuple[XLMR
             f"{path} is not a Lightning checkpoint of xlmr-lit: expected 'state_dict' and "
             f"hyper_parameters.model_config, found {found}"
         )
+    if hparams.get("hf_config"):
+        raise ValueError(f"{path} is a fine-tuned {hparams['hf_config'].get('model_type')} encoder (transformers' "
+                         f"AutoModel with our task head), not XLM-R: fine-tuning and task.train=false read it "
+                         f"(model.init=), export does not")
     state_dict = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     others = Counter(k.split(".", 1)[0] for k in checkpoint["state_dict"] if not k.startswith("model."))
     if others:

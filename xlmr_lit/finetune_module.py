@@ -11,11 +11,19 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from xlmr_lit.hf_encoder import HFEncoderForSequenceClassification, HFEncoderForTokenClassification
 from xlmr_lit.masked_lm_module import linear_warmup_decay
 from xlmr_lit.model import XLMRConfig, XLMRForSequenceClassification, XLMRForTokenClassification
+from xlmr_lit.tokenizer import XLMR_SPECIALS, Specials
+
+ENCODER_INPUTS = ("token_type_ids", "langs")  # what a transformers encoder takes besides ids and mask (BERT, XLM)
 
 
 class FineTuneModule(pl.LightningModule):
+    """model_config: our XLMRConfig's fields; with `hf_config` (a transformers config.json's contents: BERT, XLM,
+    ...) the encoder is transformers' AutoModel of that config instead, and model_config gives the task head's
+    hidden_dropout_prob. specials: the tokenizer's framing (tokenizer.Specials fields), XLM-R's when None."""
+
     def __init__(
         self,
         model_config: dict,
@@ -29,13 +37,27 @@ class FineTuneModule(pl.LightningModule):
         warmup_steps: int | None = None,  # replaces warmup_ratio
         adam_betas: tuple[float, float] = (0.9, 0.98),
         adam_eps: float = 1e-6,
+        hf_config: dict | None = None,
+        specials: dict | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["score_fn"])  # a function would break weights_only loading
+        self.specials = Specials(**{k: tuple(v) if isinstance(v, list) else v for k, v in specials.items()}) \
+            if specials else XLMR_SPECIALS
         self.eval_sets = [tuple(s) for s in eval_sets]
         self.labels = list(labels)
         self.history: list[dict] = []  # per validation epoch: {"epoch", "scores": {"split/lang": {metric: value}}}
         self._collected: dict[int, list] = defaultdict(list)
+
+    def task_model(self, xlmr_class, hf_class, *args) -> torch.nn.Module:
+        """Our XLM-R encoder with the task's head, or a transformers encoder with the same head (hf_config)."""
+        if self.hparams.hf_config:
+            return hf_class(self.hparams.hf_config, *args, dropout=self.hparams.model_config["hidden_dropout_prob"])
+        return xlmr_class(XLMRConfig(**self.hparams.model_config), *args)
+
+    def forward_batch(self, batch: dict) -> torch.Tensor:
+        extra = {name: batch[name] for name in ENCODER_INPUTS if name in batch}
+        return self.model(batch["input_ids"], batch["attention_mask"], **extra)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -94,7 +116,7 @@ class SequenceClassificationModule(FineTuneModule):
         super().__init__(*args, **kwargs)
         self.score_fn = score_fn
         num_labels = max(len(self.labels), 1)
-        self.model = XLMRForSequenceClassification(XLMRConfig(**self.hparams.model_config), num_labels)
+        self.model = self.task_model(XLMRForSequenceClassification, HFEncoderForSequenceClassification, num_labels)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if not self.labels:
@@ -102,13 +124,13 @@ class SequenceClassificationModule(FineTuneModule):
         return F.cross_entropy(logits, labels)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        logits = self.model(batch["input_ids"], batch["attention_mask"])
+        logits = self.forward_batch(batch)
         loss = self.loss(logits, batch["label"])
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def collect(self, batch: dict):
-        logits = self.model(batch["input_ids"], batch["attention_mask"])
+        logits = self.forward_batch(batch)
         preds = logits.squeeze(-1) if not self.labels else logits.argmax(-1)
         return batch["index"], preds.float(), batch["label"].float()
 
@@ -128,18 +150,18 @@ class TokenClassificationModule(FineTuneModule):
     def __init__(self, *args, score_fn: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.score_fn = score_fn
-        self.model = XLMRForTokenClassification(XLMRConfig(**self.hparams.model_config), len(self.labels))
+        self.model = self.task_model(XLMRForTokenClassification, HFEncoderForTokenClassification, len(self.labels))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        logits = self.model(batch["input_ids"], batch["attention_mask"])  # (B, T, num_labels)
+        logits = self.forward_batch(batch)  # (B, T, num_labels)
         loss = F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def collect(self, batch: dict):
-        preds = self.model(batch["input_ids"], batch["attention_mask"]).argmax(-1)  # (B, T)
+        preds = self.forward_batch(batch).argmax(-1)  # (B, T)
         # a fixed width, so that ranks can all_gather batches of different lengths
-        width = self.hparams.model_config["max_position_embeddings"]
+        width = self.model.config.max_position_embeddings
         pad = (0, width - preds.size(1))
         return batch["index"], batch["sentence"], F.pad(preds, pad, value=0), F.pad(batch["labels"], pad, value=-100)
 

@@ -219,11 +219,11 @@ class XLMRForMaskedLM(nn.Module):
 class ClassificationHead(nn.Module):
     """<s> features -> dropout -> dense -> tanh -> dropout -> out_proj (HF `classifier.dense/out_proj`)."""
 
-    def __init__(self, config: XLMRConfig, num_labels: int):
+    def __init__(self, hidden_size: int, dropout: float, num_labels: int):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.out_proj = nn.Linear(config.hidden_size, num_labels)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(hidden_size, num_labels)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         x = self.dropout(hidden[:, 0])  # (B, H): the <s> token
@@ -238,7 +238,7 @@ class XLMRForSequenceClassification(nn.Module):
         super().__init__()
         self.config, self.num_labels = config, num_labels
         self.roberta = XLMRModel(config)
-        self.classifier = ClassificationHead(config, num_labels)
+        self.classifier = ClassificationHead(config.hidden_size, config.hidden_dropout_prob, num_labels)
         self.apply(lambda m: init_weights(m, config.initializer_range))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:

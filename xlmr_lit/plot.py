@@ -35,6 +35,7 @@ class PaperValue:
     y: float | None = None
     series: str | None = None  # for per-language figures: which series (e.g. a setting) it belongs to
     marker: str = "*"  # tells two of the paper's rows apart in one figure
+    encoder: str = "xlm-roberta"  # the model type the row is of: a baseline's (bert, xlm) is drawn beside its runs
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,19 @@ NER_BASE_EACH = {"en": 92.25, "nl": 90.39, "es": 87.99, "de": 84.60}
 NER_BASE_ALL = {"en": 91.08, "nl": 89.09, "es": 87.28, "de": 83.17}
 MLQA_LARGE_F1 = {"en": 80.6, "es": 74.1, "de": 68.5, "ar": 63.1, "hi": 69.2, "vi": 71.3, "zh": 68.0}
 MLQA_BASE_F1 = {"en": 77.1, "es": 67.4, "de": 60.9, "ar": 54.9, "hi": 59.4, "vi": 64.5, "zh": 61.8}
+# The baselines' rows of Tables 1-3 (ACL 2020 version): mBERT (Devlin et al.; #M N), XLM-100 (Lample and Conneau 2019,
+# Wiki; the #M 1 rows, our `single` selection), and, in Table 3, mBERT and XLM-15 from MLQA's paper. The paper prints
+# 70.7 as the average of the XLM-100 #M 1 transfer row and 71.3 for its #M N row (83.7 76.2 ...), but each row's
+# languages average to the other's number: the averages are swapped in print; the languages are drawn.
+XNLI_MBERT = dict(zip(XNLI_ORDER, [82.1, 73.8, 74.3, 71.1, 66.4, 68.9, 69.0, 61.6, 64.9, 69.5, 55.8, 69.3, 60.0, 50.4, 58.0]))
+XNLI_XLM100 = dict(zip(XNLI_ORDER, [83.2, 76.7, 77.7, 74.0, 72.7, 74.1, 72.7, 68.7, 68.6, 72.9, 68.9, 72.5, 65.6, 58.2, 62.4]))
+XNLI_XLM100_TTA = dict(zip(XNLI_ORDER, [84.5, 80.1, 81.3, 79.3, 78.6, 79.4, 77.5, 75.2, 75.6, 78.3, 75.7, 78.3, 72.1, 69.2,
+                                        67.7]))
+NER_MBERT_EACH = {"en": 91.97, "nl": 90.94, "es": 87.38, "de": 82.82}  # Table 2 (reference/paper_numbers.md)
+MLQA_MBERT_F1 = {"en": 77.7, "es": 64.3, "de": 57.9, "ar": 45.7, "hi": 43.8, "vi": 57.1, "zh": 57.5}
+MLQA_XLM15_F1 = {"en": 74.9, "es": 68.0, "de": 62.2, "ar": 54.8, "hi": 48.8, "vi": 61.4, "zh": 61.1}
+NATIVE_ENCODER = "xlm-roberta"
+ENCODER_NAMES = {"xlm-roberta": "XLM-R", "bert": "BERT", "xlm": "XLM"}  # results rows' `encoder` (config model_type)
 
 SPECS = {
     "fig2_languages": FigureSpec(
@@ -97,6 +111,12 @@ SPECS = {
         + tuple(PaperValue("paper: XLM-R Base, translate-train-all", lang, v, "translate_train_all", marker="P") for lang, v in XNLI_BASE_TTA.items())
         + tuple(PaperValue("paper: RoBERTa, translate-test", lang, v, "translate_test", marker="D")
                 for lang, v in XNLI_ROBERTA_TRANSLATE_TEST.items())
+        + tuple(PaperValue("paper: mBERT, transfer", lang, v, "cross_lingual_transfer", marker="s", encoder="bert")
+                for lang, v in XNLI_MBERT.items())
+        + tuple(PaperValue("paper: XLM-100, transfer", lang, v, "cross_lingual_transfer", marker="^", encoder="xlm")
+                for lang, v in XNLI_XLM100.items())
+        + tuple(PaperValue("paper: XLM-100, translate-train-all", lang, v, "translate_train_all", marker="v", encoder="xlm")
+                for lang, v in XNLI_XLM100_TTA.items())
         + (PaperValue("paper: translate-test averages 76.2 (BERT-en) and 77.8 (RoBERTa)"),),
         recipe_benchmark="xnli",
     ),
@@ -105,13 +125,17 @@ SPECS = {
         paper=tuple(PaperValue("paper: XLM-R Base, each language", lang, v, "train_each") for lang, v in NER_BASE_EACH.items())
         + tuple(PaperValue("paper: XLM-R Base, all languages", lang, v, "train_all", marker="D")
                 for lang, v in NER_BASE_ALL.items())
+        + tuple(PaperValue("paper: mBERT, each language", lang, v, "train_each", marker="s", encoder="bert")
+                for lang, v in NER_MBERT_EACH.items())
         + (PaperValue("paper: averages 88.81 (Base, each), 87.66 (Base, all), 89.43 (Large, all)"),),
         same_language_only={"train_each": True}, recipe_benchmark="panx",
     ),
     "table3_mlqa": FigureSpec(
         "Table 3: MLQA", None, "language", metric="f1",
         paper=tuple(PaperValue("paper: XLM-R Large", lang, v) for lang, v in MLQA_LARGE_F1.items())
-        + tuple(PaperValue("paper: XLM-R Base", lang, v, marker="v") for lang, v in MLQA_BASE_F1.items()),
+        + tuple(PaperValue("paper: XLM-R Base", lang, v, marker="v") for lang, v in MLQA_BASE_F1.items())
+        + tuple(PaperValue("paper: mBERT", lang, v, marker="s", encoder="bert") for lang, v in MLQA_MBERT_F1.items())
+        + tuple(PaperValue("paper: XLM-15", lang, v, marker="^", encoder="xlm") for lang, v in MLQA_XLM15_F1.items()),
         recipe_benchmark="mlqa",
     ),
     # drawn by draw_glue and draw_mono_vs_multi; the specs say which rows they read
@@ -244,14 +268,29 @@ def curve_data(rows: list[dict], spec: FigureSpec, split: str = "test", pretrain
     return {label: sorted(((x, _mean(v)) for x, v in xs.items()), key=lambda p: order(p[0])) for label, xs in points.items()}
 
 
+def encoders_shown(rows: list[dict]) -> bool:
+    """Whether a per-language figure names each series' encoder: when a baseline (BERT, XLM) was run."""
+    return any(r.get("encoder", NATIVE_ENCODER) != NATIVE_ENCODER for r in rows)
+
+
+def series_label(spec: FigureSpec, setting, encoder: str, with_encoder: bool) -> str:
+    """A per-language figure's series: the swept setting and, beside baselines, the encoder (`XLM-R`, `BERT`)."""
+    parts = [str(setting)] if spec.series_key else []
+    if with_encoder:
+        parts.append(ENCODER_NAMES.get(encoder, encoder))
+    return ", ".join(parts) or "ours"
+
+
 def language_data(rows: list[dict], spec: FigureSpec, split: str = "test") -> dict[str, dict[str, float]]:
     """{series: {language: mean score in percent}} for a per-language figure (runs averaged)."""
     rows, _ = _select(rows, spec, split)
+    with_encoder = encoders_shown(rows)
     values = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        series = str(r.get(spec.series_key)) if spec.series_key else "ours"
-        if spec.same_language_only.get(series) and r["language"] != r.get("train_language"):
+        setting = r.get(spec.series_key) if spec.series_key else None
+        if spec.same_language_only.get(str(setting)) and r["language"] != r.get("train_language"):
             continue
+        series = series_label(spec, setting, r.get("encoder", NATIVE_ENCODER), with_encoder)
         values[series][r["language"]].append(100.0 * r["value"])
     return {s: {lang: _mean(v) for lang, v in langs.items()} for s, langs in sorted(values.items())}
 
@@ -501,10 +540,12 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
             avg = _mean(list(values.values()))
             ax.axhline(avg, color=f"C{i}", linestyle="--", linewidth=0.8, label=f"{series}: average {avg:.1f}")
         marked = set()
+        with_encoder = encoders_shown(selected)
         for p in spec.paper:
-            if p.x is None or p.x not in langs or (spec.series_key and p.series and p.series not in data):
-                continue
-            i = list(data).index(p.series) if p.series in data else 0
+            series = series_label(spec, p.series, p.encoder, with_encoder)
+            if p.x is None or p.x not in langs or series not in data or (p.encoder != NATIVE_ENCODER and not with_encoder):
+                continue  # a baseline's row only beside its runs
+            i = list(data).index(series)
             ax.plot([langs.index(p.x) + (i - (len(data) - 1) / 2) * width], [p.y], p.marker, color="black", markersize=10 if p.marker == "*" else 6,
                     label=None if p.label in marked else p.label)
             marked.add(p.label)

@@ -6,6 +6,7 @@ other piece id is shifted by one, so vocab_size = len(spm) + 2 (250002 for XLM-R
 """
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,29 @@ SPM_UNK_ID = 0  # SentencePiece's defaults: unk=0, bos=1, eos=2, no pad
 FAIRSEQ_OFFSET = 1
 
 
+@dataclass(frozen=True)
+class Specials:
+    """How a model's tokenizer frames one text (prefix A suffix) or a pair (prefix A middle B suffix), and pads.
+
+    XLM-R: `<s> A </s></s> B </s>`; BERT: `[CLS] A [SEP] B [SEP]`, the second text with token type 1; XLM:
+    `<s> A </s> B </s>`. The fine-tuning features are built from these, whatever the tokenizer.
+    """
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+    pad_id: int
+    unk_id: int
+    token_types: bool = False
+
+
+XLMR_SPECIALS = Specials((BOS_ID,), (EOS_ID, EOS_ID), (EOS_ID,), PAD_ID, UNK_ID)
+
+
 class XLMRTokenizer:
+    specials = XLMR_SPECIALS
+    lang2id = None  # XLM-R has no language embeddings
+
     def __init__(self, spm_path: str | Path):
         self.spm_path = Path(spm_path)
         self.sp = spm.SentencePieceProcessor(model_file=str(self.spm_path))
@@ -42,6 +65,25 @@ class XLMRTokenizer:
         if pair is not None:
             ids += [EOS_ID, *self.pieces_to_ids(np.asarray(self.sp.encode(pair), dtype=np.int64)).tolist(), EOS_ID]
         return ids
+
+    def pieces(self, text: str) -> list[int]:
+        """Ids of `text` without `<s>`/`</s>`."""
+        return self.pieces_to_ids(np.asarray(self.sp.encode(text), dtype=np.int64)).tolist()
+
+    def pieces_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.pieces_to_ids(np.asarray(ids, dtype=np.int64)).tolist() for ids in self.sp.encode(texts)]
+
+    def word_pieces(self, words: list[str]) -> list[list[int]]:
+        """Ids of each word on its own ("▁" + the word's pieces); a word SentencePiece normalises away has none."""
+        flat, lengths = self.encode_lines(words)
+        ends = lengths.cumsum().tolist()
+        flat = flat.tolist()
+        return [flat[end - n:end] for end, n in zip(ends, lengths.tolist())]
+
+    def pieces_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        from xlmr_lit.tokenizer_offsets import pieces_with_offsets
+
+        return pieces_with_offsets(self, text)
 
     def decode(self, ids: list[int]) -> str:
         pieces = [i - FAIRSEQ_OFFSET for i in ids if i > UNK_ID and i != self.mask_id]

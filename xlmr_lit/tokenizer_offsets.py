@@ -8,12 +8,12 @@ character instead). Every other piece's span is exactly the characters it was bu
 
 import numpy as np
 
-from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
+# XLMRTokenizer is not imported: its pieces_with_offsets calls this module (annotations name it as a string)
 
 SPECIAL_SPAN = (0, 0)
 
 
-def pieces_with_offsets(tokenizer: XLMRTokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+def pieces_with_offsets(tokenizer: "XLMRTokenizer", text: str) -> tuple[list[int], list[tuple[int, int]]]:
     """Ids of `text` without `<s>`/`</s>` (as `tokenizer.encode_lines`) and each one's character span."""
     spm_ids, spans = _spm_char_spans(tokenizer, text)
     ids = tokenizer.pieces_to_ids(np.asarray(spm_ids, dtype=np.int64)).tolist()
@@ -27,22 +27,23 @@ def pieces_with_offsets(tokenizer: XLMRTokenizer, text: str) -> tuple[list[int],
 
 
 def encode_with_offsets(
-    tokenizer: XLMRTokenizer, text: str, pair: str | None = None
+    tokenizer: "XLMRTokenizer", text: str, pair: str | None = None
 ) -> tuple[list[int], list[tuple[int, int]]]:
     """`tokenizer.encode(text, pair)` and the character span of every id.
 
     Spans of the second segment index into `pair`, as HF's `offset_mapping` does.
     """
     ids, offsets = pieces_with_offsets(tokenizer, text)
-    ids, offsets = [BOS_ID, *ids, EOS_ID], [SPECIAL_SPAN, *offsets, SPECIAL_SPAN]
+    bos, eos = tokenizer.bos_id, tokenizer.eos_id
+    ids, offsets = [bos, *ids, eos], [SPECIAL_SPAN, *offsets, SPECIAL_SPAN]
     if pair is not None:
         pair_ids, pair_offsets = pieces_with_offsets(tokenizer, pair)
-        ids += [EOS_ID, *pair_ids, EOS_ID]
+        ids += [eos, *pair_ids, eos]
         offsets += [SPECIAL_SPAN, *pair_offsets, SPECIAL_SPAN]
     return ids, offsets
 
 
-def _spm_char_spans(tokenizer: XLMRTokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+def _spm_char_spans(tokenizer: "XLMRTokenizer", text: str) -> tuple[list[int], list[tuple[int, int]]]:
     # both APIs give character (not byte) offsets for str input
     try:  # sentencepiece >= 0.2.1
         result = tokenizer.sp.encode(text, out_type="offset_mapping")

@@ -16,11 +16,11 @@ Files are read from `task.data_dir` with the per-language names of conf/task/ner
 from pathlib import Path
 
 from xlmr_lit.finetune_module import TokenClassificationModule
-from xlmr_lit.tasks.features import TaskSplits
+from xlmr_lit.tasks.features import TaskSplits, language_id
 from xlmr_lit.tasks.metrics import conll_f1
 from xlmr_lit.tasks.hub import ner_split
 from xlmr_lit.tasks.readers import NER_LABELS, DataFormatError, TaggedSentence, iob1_to_iob2, read_conll, warn_i_starts
-from xlmr_lit.tokenizer import BOS_ID, EOS_ID, UNK_ID, XLMRTokenizer
+from xlmr_lit.tokenizer import XLMRTokenizer
 
 LABELS = ["O"] + [f"{prefix}-{entity}" for entity in NER_LABELS for prefix in ("B", "I")]
 SPLITS = ("train", "dev", "test")
@@ -169,27 +169,28 @@ def featurize(examples: list[TaggedSentence], tokenizer: XLMRTokenizer, labels: 
     stride: tokens between window starts; default half a window. A word of more pieces than a
     window holds keeps its first max_length - 2.
     """
-    budget = max_length - 2
+    specials = tokenizer.specials
+    budget = max_length - len(specials.prefix) - len(specials.suffix)
     if budget < 1:
-        raise ValueError(f"task.max_length={max_length} leaves no room for a word between <s> and </s>")
+        raise ValueError(f"task.max_length={max_length} leaves no room for a word between the tokenizer's specials")
     stride = stride or max(budget // 2, 1)
     label_ids = {label: i for i, label in enumerate(labels)}
-    columns = {"input_ids": [], "token_labels": [], "sentence": []}
+    columns = {"input_ids": [], "token_labels": [], "sentence": [], **({"langs": []} if tokenizer.lang2id else {})}
     for number, sentence in enumerate(examples):
-        flat, lengths = tokenizer.encode_lines(sentence.tokens)  # each word on its own: "▁" + word pieces
-        flat, ends = flat.tolist(), lengths.cumsum().tolist()
-        # a word SentencePiece normalises away must still carry its tag
-        word_pieces = [flat[end - n:end][:budget] or [UNK_ID] for end, n in zip(ends, lengths.tolist())]
+        # each word on its own; a word the tokenizer normalises away must still carry its tag
+        word_pieces = [pieces[:budget] or [specials.unk_id] for pieces in tokenizer.word_pieces(sentence.tokens)]
         for first, end, owned_first, owned_end in word_windows([len(p) for p in word_pieces], budget, stride):
-            input_ids, token_labels = [BOS_ID], [IGNORED]
+            input_ids, token_labels = list(specials.prefix), [IGNORED] * len(specials.prefix)
             for position in range(first, end):
                 pieces = word_pieces[position]
                 label = label_ids[sentence.tags[position]] if owned_first <= position < owned_end else IGNORED
                 input_ids += pieces
                 token_labels += [label] + [IGNORED] * (len(pieces) - 1)
-            columns["input_ids"].append(input_ids + [EOS_ID])
-            columns["token_labels"].append(token_labels + [IGNORED])
+            columns["input_ids"].append(input_ids + list(specials.suffix))
+            columns["token_labels"].append(token_labels + [IGNORED] * len(specials.suffix))
             columns["sentence"].append(number)
+            if tokenizer.lang2id:
+                columns["langs"].append(language_id(tokenizer, sentence.language))
     columns["index"] = list(range(len(columns["input_ids"])))
     return columns
 

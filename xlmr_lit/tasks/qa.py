@@ -20,6 +20,7 @@ The feature rows (kept in the datamodule's Arrow datasets) carry everything deco
 each batch row's `index` is its row number, so the module looks the rest up there.
 """
 
+import dataclasses
 import logging
 from collections import defaultdict
 from pathlib import Path
@@ -28,13 +29,13 @@ import torch
 import torch.nn.functional as F
 
 from xlmr_lit.finetune_module import FineTuneModule, _unique_order
-from xlmr_lit.model import XLMRConfig, XLMRForQuestionAnswering
-from xlmr_lit.tasks.features import TaskSplits
+from xlmr_lit.hf_encoder import HFEncoderForQuestionAnswering
+from xlmr_lit.model import XLMRForQuestionAnswering
+from xlmr_lit.tasks.features import TaskSplits, language_id
 from xlmr_lit.tasks.hub import HubSplit, mlqa_split, squad_split, xquad_split
 from xlmr_lit.tasks.metrics import MLQA_LANGUAGES, mlqa_scores, squad_scores
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json, skip_hint
-from xlmr_lit.tokenizer import BOS_ID, EOS_ID, XLMRTokenizer
-from xlmr_lit.tokenizer_offsets import pieces_with_offsets
+from xlmr_lit.tokenizer import XLMR_SPECIALS, Specials, XLMRTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
         raise ValueError(f"task.answer_normalization={normalization!r}; expected one of {', '.join(NORMALIZATIONS)} "
                          f"or null (the benchmark's own)")
     examples, sources = read_sets(task_cfg, {"train": ("squad_train", {}), **eval_files(task_cfg, languages)})
+    examples = {name: [dataclasses.replace(e, language="en" if name == "train" else name[1]) for e in rows]
+                for name, rows in examples.items()}
     train = examples.pop("train")
     return TaskSplits(labels=[], train=train, evals=examples, metric="f1", sources=sources,
                       score_options={"normalization": normalization})
@@ -158,10 +161,11 @@ def answer_token_span(spans: list[tuple[int, int]], answer: Answer) -> tuple[int
 def window_features(example: QAExample, tokenizer: XLMRTokenizer, max_length: int, stride: int = DOC_STRIDE,
                     max_question_tokens: int = MAX_QUESTION_TOKENS) -> list[dict]:
     """One feature per context window: input_ids, char_start/char_end per token, start/end_position."""
-    question_ids = tokenizer.encode(example.question)[1:-1][:max_question_tokens]
-    context_ids, spans = pieces_with_offsets(tokenizer, example.context)
-    first = len(question_ids) + 3  # position of the first context token, after <s> Q </s></s>
-    budget = max_length - first - 1
+    specials = tokenizer.specials
+    question_ids = tokenizer.pieces(example.question)[:max_question_tokens]
+    context_ids, spans = tokenizer.pieces_with_offsets(example.context)
+    first = len(specials.prefix) + len(question_ids) + len(specials.middle)  # the first context token: <s> Q </s></s> C
+    budget = max_length - first - len(specials.suffix)
     if budget < 1:
         raise ValueError(f"task.max_length={max_length} leaves no room for context after a "
                          f"{len(question_ids)}-token question")
@@ -175,10 +179,12 @@ def window_features(example: QAExample, tokenizer: XLMRTokenizer, max_length: in
             start_position, end_position = first + answer[0] - window_start, first + answer[1] - window_start
         else:
             start_position = end_position = 0
+        after = [NO_CHAR] * len(specials.suffix)
         features.append({
-            "input_ids": [BOS_ID, *question_ids, EOS_ID, EOS_ID, *context_ids[window_start:window_end], EOS_ID],
-            "char_start": [NO_CHAR] * first + [s for s, _ in window_spans] + [NO_CHAR],
-            "char_end": [NO_CHAR] * first + [e for _, e in window_spans] + [NO_CHAR],
+            "input_ids": [*specials.prefix, *question_ids, *specials.middle, *context_ids[window_start:window_end],
+                          *specials.suffix],
+            "char_start": [NO_CHAR] * first + [s for s, _ in window_spans] + after,
+            "char_end": [NO_CHAR] * first + [e for _, e in window_spans] + after,
             "start_position": start_position,
             "end_position": end_position,
         })
@@ -199,6 +205,8 @@ def featurize(examples: list[QAExample], tokenizer: XLMRTokenizer, labels: list[
             columns["context"].append(example.context)
             columns["answer_texts"].append([a.text for a in example.answers])
             columns["answer_starts"].append([a.start for a in example.answers])
+            if tokenizer.lang2id:
+                columns["langs"].append(language_id(tokenizer, example.language))
     columns["index"] = list(range(len(columns["input_ids"])))
     return dict(columns)
 
@@ -208,15 +216,16 @@ def featurize(examples: list[QAExample], tokenizer: XLMRTokenizer, labels: list[
 
 
 def top_context_positions(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                          n_best: int = N_BEST) -> tuple[torch.Tensor, ...]:
+                          n_best: int = N_BEST, specials: Specials = XLMR_SPECIALS) -> tuple[torch.Tensor, ...]:
     """The n_best start and end positions among context tokens and their logits, each (B, n_best).
 
-    Context tokens are those between `</s></s>` and the final `</s>`; rows with fewer are padded
-    with position 0 and logit -inf.
+    Context tokens are those between the question's separator (`</s></s>`, `[SEP]`) and the final one;
+    rows with fewer are padded with position 0 and logit -inf.
     """
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-    question_end = input_ids.eq(EOS_ID).int().argmax(1, keepdim=True)
-    in_context = (positions > question_end + 1) & attention_mask.bool() & input_ids.ne(EOS_ID)
+    question_end = input_ids.eq(specials.middle[0]).int().argmax(1, keepdim=True)
+    in_context = ((positions >= question_end + len(specials.middle)) & attention_mask.bool()
+                  & input_ids.ne(specials.suffix[0]))
     masked = logits.float().masked_fill(~in_context.unsqueeze(-1), float("-inf"))
     k = min(n_best, input_ids.shape[1])
     start_logits, start_top = masked[..., 0].topk(k, dim=1)
@@ -291,7 +300,7 @@ class QuestionAnsweringModule(FineTuneModule):
     def __init__(self, *args, score_fn=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.score_fn = score_fn or qa_scores
-        self.model = XLMRForQuestionAnswering(XLMRConfig(**self.hparams.model_config))
+        self.model = self.task_model(XLMRForQuestionAnswering, HFEncoderForQuestionAnswering)
         self._answer_positions: torch.Tensor | None = None
 
     def answer_positions(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,15 +312,16 @@ class QuestionAnsweringModule(FineTuneModule):
         return start, end
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        logits = self.model(batch["input_ids"], batch["attention_mask"])  # (B, T, 2)
+        logits = self.forward_batch(batch)  # (B, T, 2)
         start, end = self.answer_positions(batch["index"])
         loss = (F.cross_entropy(logits[..., 0], start) + F.cross_entropy(logits[..., 1], end)) / 2
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def collect(self, batch: dict):
-        logits = self.model(batch["input_ids"], batch["attention_mask"])
-        return (batch["index"], *top_context_positions(logits, batch["input_ids"], batch["attention_mask"]))
+        logits = self.forward_batch(batch)
+        return (batch["index"], *top_context_positions(logits, batch["input_ids"], batch["attention_mask"],
+                                                       specials=self.specials))
 
     def score(self, idx: int, parts: list) -> dict[str, float]:
         index, start_top, start_logits, end_top, end_logits = (self.gather(torch.cat(p)) for p in zip(*parts))

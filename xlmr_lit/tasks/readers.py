@@ -74,6 +74,7 @@ class QAExample:
     context: str
     answers: list[Answer]
     title: str = ""
+    language: str = ""  # the language of question and context (set by the QA task; XLM's language embeddings)
 
 
 def skip_hint(option: str, items: str) -> str:
