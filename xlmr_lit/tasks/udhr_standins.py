@@ -10,7 +10,7 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   the words that follow the cut (neutral: new content), or a stretch of the premise in reverse order
   (contradiction: the same words, another claim). Entailment and contradiction have the same words, so only
   word order tells them apart: with the premise's words replaced instead, a tiny model fine-tuned from random
-  init matched a pretrained one (benchmarks/RESULTS.md section 21). NLI_COPIES triples per cut. For translate-test,
+  init matched a pretrained one (benchmarks/RESULTS.md section 22). NLI_COPIES triples per cut. For translate-test,
   translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
   translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
