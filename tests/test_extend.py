@@ -189,3 +189,36 @@ def test_trim_keeps_the_logits_of_the_kept_pieces_and_loads_in_transformers(base
     assert hf_tok(text)["input_ids"] == new_ids and hf_tok.mask_token_id == new_tok.mask_id
     with torch.no_grad():
         assert (hf(input_ids=ids).logits - ours).abs().max() < 1e-4
+
+
+def fake_point(root: Path, init: str, new_losses: list[float], old_losses: list[float]) -> None:
+    """A run directory as experiments/extend_languages.yaml leaves it: config, CSV metrics, result rows."""
+    run = root / f"init={init}"
+    (run / "csv").mkdir(parents=True)
+    (run / "config_resolved.yaml").write_text(f"scale_name: tiny\nextend:\n  languages: [pl]\n  init: {init}\n")
+    lines = ["epoch,step,train/loss,val/loss_per_char_en,val/loss_per_char_pl"]
+    for i, (new, old) in enumerate(zip(new_losses, old_losses)):
+        step = 0 if i == 0 else 50 * i - 1  # Lightning's CSV step of a validation inside training
+        lines += [f"0,{step},,{old},{new}", f"0,{step + 1},3.0,,"]
+    (run / "csv" / "metrics.csv").write_text("\n".join(lines) + "\n")
+    rows = [{"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
+             "metric": "unk_share", "value": share, "epoch": None, "override.extend.init": init}
+            for lang, share in (("en", 0.0), ("pl", 0.2 if init == "none" else 0.0))]
+    (run / "results.jsonl").write_text("".join(__import__("json").dumps(r) + "\n" for r in rows))
+
+
+def test_the_extension_figure_draws_new_languages_by_step_and_old_ones_before_and_after(tmp_path):
+    from xlmr_lit.plot import main
+    from xlmr_lit.plot_extension import extension_points, extension_table
+    from xlmr_lit.results import read_rows
+
+    fake_point(tmp_path, "none", [2.0, 1.8, 1.7], [1.5, 1.5, 1.45])
+    fake_point(tmp_path, "mean", [1.9, 1.5, 1.3], [1.6, 1.52, 1.5])
+    points = extension_points(read_rows([tmp_path]))
+    assert list(points) == ["none", "mean"]
+    assert points["mean"]["curves"]["pl"] == [(0, 1.9), (50, 1.5), (100, 1.3)]
+    assert points["mean"]["new"] == ["pl"] and points["mean"]["old"] == ["en"]
+    header, table = extension_table(points)
+    assert table[0][1:] == ["2.000", "1.700", "20.0", "1.500", "1.450", "-0.050"]
+    main(["extend_languages", "--runs", str(tmp_path), "--out", str(tmp_path / "fig")])
+    assert (tmp_path / "fig.png").is_file() and "extended, mean rows" in (tmp_path / "fig.md").read_text()

@@ -116,9 +116,10 @@ SPECS = {
     "table5_mono_vs_multi": FigureSpec("Table 5: multilingual vs monolingual", None, "language", series_key="setting",
                                        metric="accuracy"),
 }
+EXTENSION_FIGURE = "extend_languages"  # beyond the paper: xlmr_lit/plot_extension.py
 CORPUS_FIGURES = {"fig1_data": "per-language corpus size beside CC-100's (--runs a pretraining run, or --corpus DIR)",
                   "table6": "Table 6 (CC-100 per language) as Markdown and CSV, from xlmr_lit/languages.py"}
-KNOWN = [*SPECS, *CORPUS_FIGURES]
+KNOWN = [*SPECS, EXTENSION_FIGURE, *CORPUS_FIGURES]
 
 
 # Table 4, GLUE dev: (column, GLUE task, split, metric) in the paper's order, then CoLA and RTE
@@ -148,8 +149,10 @@ TABLE5_PAPER = (
 )
 
 
-def spec_for(experiment: str) -> FigureSpec:
+def spec_for(experiment: str) -> FigureSpec | None:
     name = Path(experiment).stem  # tables/table1_xnli -> table1_xnli
+    if name == EXTENSION_FIGURE:
+        return None
     if name not in SPECS:
         raise SystemExit(f"no figure for experiment {experiment!r}; known: {', '.join(KNOWN)}")
     return SPECS[name]
@@ -431,6 +434,10 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         return draw_glue(rows, out)
     if name == "table5_mono_vs_multi":
         return draw_mono_vs_multi(rows, out, split)
+    if name == EXTENSION_FIGURE:
+        from xlmr_lit.plot_extension import draw_extension
+
+        return draw_extension(rows, out)
     plt = _pyplot()
     spec = spec_for(experiment)
     if spec.x_key and rows and not any(spec.x_key in r for r in rows):
@@ -633,6 +640,8 @@ def main(argv: list[str] | None = None) -> None:
             print(path)
         return
     spec_for(args.experiment)
+    if args.experiment == EXTENSION_FIGURE and not args.runs:
+        parser.error(f"{EXTENSION_FIGURE} reads each run's csv/metrics.csv: give --runs")
     if not (args.runs or args.wandb):
         parser.error(f"{args.experiment} reads result rows: give --runs or --wandb")
     rows = read_rows(args.runs) if args.runs else wandb_rows(args.experiment, args.wandb, args.scale)

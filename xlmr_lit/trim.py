@@ -102,9 +102,9 @@ def trim(init: str, out_dir: Path, languages: list[str], corpus_dir: Path = BUND
     old_tokenizer = XLMRTokenizer(spm_path)
     lines = corpus_lines(files)
     used = used_ids(old_tokenizer, lines)
-    if not used:
-        raise CorpusError(f"the text of {languages} in {corpus_dir} uses no piece of {spm_path} (it is empty or "
-                          f"every character is <unk>): trimming to it would leave nothing")
+    if not used - {old_tokenizer.sp.piece_to_id("\u2581") + 1}:
+        raise CorpusError(f"the text of {languages} in {corpus_dir} uses no piece of {spm_path} but the word-start "
+                          f"mark (it is empty, or every character is <unk>): trimming to it would leave nothing")
     keep = kept_ids(old_tokenizer, used)
     old_model = XLMRForMaskedLM(config)
     load_state_dict_checked(old_model, state_dict, init)
