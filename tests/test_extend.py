@@ -195,11 +195,13 @@ def fake_point(root: Path, init: str, new_losses: list[float], old_losses: list[
     """A run directory as experiments/extend_languages.yaml leaves it: config, CSV metrics, result rows."""
     run = root / f"init={init}"
     (run / "csv").mkdir(parents=True)
-    (run / "config_resolved.yaml").write_text(f"scale_name: tiny\nextend:\n  languages: [pl]\n  init: {init}\n")
+    (run / "config_resolved.yaml").write_text(f"scale_name: tiny\nextend:\n  languages: [pl]\n  init: {init}\n"
+                                              f"trainer:\n  max_steps: 100\n")
     lines = ["epoch,step,train/loss,val/loss_per_char_en,val/loss_per_char_pl"]
     for i, (new, old) in enumerate(zip(new_losses, old_losses)):
         step = 0 if i == 0 else 50 * i - 1  # Lightning's CSV step of a validation inside training
         lines += [f"0,{step},,{old},{new}", f"0,{step + 1},3.0,,"]
+    lines.append(f"0,100,,{old_losses[-1] + 1},{new_losses[-1] + 1}")  # the best checkpoint's validation after training
     (run / "csv" / "metrics.csv").write_text("\n".join(lines) + "\n")
     rows = [{"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
              "metric": "unk_share", "value": share, "epoch": None, "override.extend.init": init}
@@ -222,3 +224,22 @@ def test_the_extension_figure_draws_new_languages_by_step_and_old_ones_before_an
     assert table[0][1:] == ["2.000", "1.700", "20.0", "1.500", "1.450", "-0.050"]
     main(["extend_languages", "--runs", str(tmp_path), "--out", str(tmp_path / "fig")])
     assert (tmp_path / "fig.png").is_file() and "extended, mean rows" in (tmp_path / "fig.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_extension_experiment_runs_every_point_and_plots(base, cli_env, tmp_path):
+    """experiments/extend_languages.yaml end to end at scale tiny (two steps a point), offline; in CI only."""
+    import subprocess
+    import sys
+
+    from xlmr_lit.plot import main
+
+    proc = subprocess.run([sys.executable, "-m", "xlmr_lit.cli", "-m", "experiment=extend_languages",
+                           f"model.init={base}", "scale_grid.extend.steps=2", "scale_grid.extend.val_every=1",
+                           "threads=1", "logger=csv", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                          env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "sweep").glob("init=*") if (p / "DONE").is_file()) == [
+        "init=focus", "init=mean", "init=none", "init=random"]
+    main(["extend_languages", "--runs", str(tmp_path / "sweep"), "--out", str(tmp_path / "fig")])
+    assert (tmp_path / "fig.md").read_text().count("\n") == 6

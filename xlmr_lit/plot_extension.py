@@ -17,18 +17,20 @@ POINT_LABELS = {"none": "not extended (old tokenizer)", "random": "extended, ran
                 "focus": "extended, FOCUS-style rows"}
 
 
-def validation_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+def validation_curves(run_dir: Path, max_steps: int) -> dict[str, list[tuple[int, float]]]:
     """{language: [(optimizer step, validation loss per character), ...]} from csv/metrics.csv; step 0 is the
     validation before training (train.validate_at_start)."""
     curves = defaultdict(dict)
     with open(run_dir / "csv" / "metrics.csv", newline="") as file:
         for row in csv.DictReader(file):
+            step = int(row["step"])
+            if step >= max_steps:  # the best checkpoint validated again after training
+                continue
             for key, value in row.items():
                 if key.startswith("val/loss_per_char_") and value not in ("", None):
-                    curves[key.removeprefix("val/loss_per_char_")][int(row["step"])] = float(value)
-    # Lightning logs the validation after optimizer step N at CSV step N - 1; the one before training at 0
-    return {lang: sorted((step + 1 if step else 0, value) for step, value in points.items())
-            for lang, points in curves.items()}
+                    # Lightning logs the validation after optimizer step N at CSV step N - 1, the one before training at 0
+                    curves[key.removeprefix("val/loss_per_char_")][step + 1 if step else 0] = float(value)
+    return {lang: sorted(points.items()) for lang, points in curves.items()}
 
 
 def extension_points(rows: list[dict]) -> dict[str, dict]:
@@ -40,7 +42,7 @@ def extension_points(rows: list[dict]) -> dict[str, dict]:
         new = list(config["extend"]["languages"])
         if not new or not (run_dir / "csv" / "metrics.csv").is_file():
             continue
-        curves = validation_curves(run_dir)
+        curves = validation_curves(run_dir, int(config["trainer"]["max_steps"]))
         unk = {r["language"]: r["value"] for r in rows if r["run"] == run and r["metric"] == "unk_share"}
         points[str(config["extend"]["init"])] = {"new": [lang for lang in new if lang in curves],
                                                  "old": [lang for lang in curves if lang not in new],
