@@ -243,3 +243,26 @@ def test_the_extension_experiment_runs_every_point_and_plots(base, cli_env, tmp_
         "init=focus", "init=mean", "init=none", "init=random"]
     main(["extend_languages", "--runs", str(tmp_path / "sweep"), "--out", str(tmp_path / "fig")])
     assert (tmp_path / "fig.md").read_text().count("\n") == 6
+
+
+def test_an_hf_model_is_extended_like_ours(cache_dir, tmp_path):
+    pytest.importorskip("transformers")
+    from tiny_hf_model import build_tiny_hf_model
+
+    from xlmr_lit.config_checks import check_config
+    from xlmr_lit.convert import load_pretrained
+    from xlmr_lit.extend import extend_model, extension_record, pretrained_languages
+
+    hf_dir = build_tiny_hf_model(tmp_path / "hf")
+    init = f"hf:{hf_dir}"
+    cfg = compose_cfg(cache_dir, tmp_path / "run", f"model.init={init}", "data.languages=[en,fr,sw]",
+                      "extend.languages=[sw]", "extend.vocab_size=300", "extend.init=mean")
+    check_config(cfg)  # 1000 entries: not a released XLM-R, so no language counts as covered
+    assert pretrained_languages(init) == set() and extension_record(init) is None
+    before = load_pretrained(init)
+    (config, state, spm_path), record = extend_model(cfg, before, {"sw": language_file(BUNDLED_CORPUS_DIR, "sw")},
+                                                     cache_dir)
+    assert record["base"] == init and config.vocab_size == before[0].vocab_size + record["added_pieces"]
+    model = XLMRForMaskedLM(config)
+    model.load_state_dict(state, strict=False)
+    assert XLMRTokenizer(spm_path).encode("Watu wote")[0] == 0
