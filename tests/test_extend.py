@@ -196,12 +196,13 @@ def fake_point(root: Path, init: str, new_losses: list[float], old_losses: list[
     run = root / f"init={init}"
     (run / "csv").mkdir(parents=True)
     (run / "config_resolved.yaml").write_text(f"scale_name: tiny\nextend:\n  languages: [pl]\n  init: {init}\n"
+                                              f"data:\n  languages: [en, pl]\n"
                                               f"trainer:\n  max_steps: 100\n")
-    lines = ["epoch,step,train/loss,val/loss_per_char_en,val/loss_per_char_pl"]
+    lines = ["epoch,step,train/loss,val/loss_per_char_en,val/loss_per_char_pl,val/loss_per_char_high"]
     for i, (new, old) in enumerate(zip(new_losses, old_losses)):
         step = 0 if i == 0 else 50 * i - 1  # Lightning's CSV step of a validation inside training
-        lines += [f"0,{step},,{old},{new}", f"0,{step + 1},3.0,,"]
-    lines.append(f"0,100,,{old_losses[-1] + 1},{new_losses[-1] + 1}")  # the best checkpoint's validation after training
+        lines += [f"0,{step},,{old},{new},{old}", f"0,{step + 1},3.0,,,"]
+    lines.append(f"0,100,,{old_losses[-1] + 1},{new_losses[-1] + 1},")  # the best checkpoint's validation after training
     (run / "csv" / "metrics.csv").write_text("\n".join(lines) + "\n")
     rows = [{"task": "pretrain", "setting": "mlm", "selection": "single", "split": "valid", "language": lang,
              "metric": "unk_share", "value": share, "epoch": None, "override.extend.init": init}

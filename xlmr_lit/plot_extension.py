@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from xlmr_lit.corpus import resolve_languages
+
 POINT_ORDER = ["none", "random", "mean", "focus"]
 POINT_LABELS = {"none": "not extended (old tokenizer)", "random": "extended, random rows", "mean": "extended, mean rows",
                 "focus": "extended, FOCUS-style rows"}
@@ -42,7 +44,9 @@ def extension_points(rows: list[dict]) -> dict[str, dict]:
         new = list(config["extend"]["languages"])
         if not new or not (run_dir / "csv" / "metrics.csv").is_file():
             continue
-        curves = validation_curves(run_dir, int(config["trainer"]["max_steps"]))
+        languages = resolve_languages(config["data"]["languages"])
+        curves = {lang: points for lang, points in validation_curves(run_dir, int(config["trainer"]["max_steps"])).items()
+                  if lang in languages}  # not the report groups' averages
         unk = {r["language"]: r["value"] for r in rows if r["run"] == run and r["metric"] == "unk_share"}
         points[str(config["extend"]["init"])] = {"new": [lang for lang in new if lang in curves],
                                                  "old": [lang for lang in curves if lang not in new],
@@ -97,7 +101,7 @@ def draw_extension(rows: list[dict], out: Path) -> list[Path]:
         bars = bar_ax.bar([k + (j - 0.5) * width for k in range(len(names))], heights, width, label=label,
                           color=f"C{j}" if j else "0.7")
         bar_ax.bar_label(bars, [f"{h:.3f}" for h in heights], fontsize=7)
-    bar_ax.set_xticks(range(len(names)), [POINT_LABELS.get(n, n).replace(", ", ",\n") for n in names], fontsize=8)
+    bar_ax.set_xticks(range(len(names)), [POINT_LABELS.get(n, n).replace(", ", ",\n").replace(" (", "\n(") for n in names], fontsize=8)
     bar_ax.set_ylabel("validation MLM loss, nats per character")
     bar_ax.set_title(f"old languages ({', '.join(first['old'])}), mean", fontsize=11)
     low = min(b.get_height() for b in bar_ax.patches)
