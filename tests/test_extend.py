@@ -212,7 +212,7 @@ def fake_point(root: Path, init: str, new_losses: list[float], old_losses: list[
 
 def test_the_extension_figure_draws_new_languages_by_step_and_old_ones_before_and_after(tmp_path):
     from xlmr_lit.plot import main
-    from xlmr_lit.plot_extension import extension_points, extension_table
+    from xlmr_lit.extension_curves import extension_points, extension_table
     from xlmr_lit.results import read_rows
 
     fake_point(tmp_path, "none", [2.0, 1.8, 1.7], [1.5, 1.5, 1.45])

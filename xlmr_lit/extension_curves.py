@@ -1,12 +1,9 @@
-"""The figure of experiments/extend_languages.yaml (`xlmr-plot extend_languages --runs ... --out ...`): validation loss
-per character of the new languages against continued-pretraining steps, one curve per point (not extended, and each
-way of initialising the new rows), and of the old languages before (step 0) and after continued pretraining.
-
-Curves come from each run's csv/metrics.csv (every validation), which languages are new from its
-config_resolved.yaml (extend.languages), the <unk> shares from its results.jsonl."""
+"""What the figure of experiments/extend_languages.yaml draws (xlmr_lit/plot.py, `xlmr-plot extend_languages`): per
+point (not extended, and each way of initialising the new rows), the validation loss per character of every language
+at every validation, from the run's csv/metrics.csv; which languages are new, from its config_resolved.yaml
+(extend.languages); their <unk> shares, from its results.jsonl."""
 
 import csv
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -73,41 +70,3 @@ def extension_table(points: dict[str, dict]) -> tuple[list[str], list[list[str]]
                       f"{100 * sum(unk) / len(unk):.1f}" if unk else "-", f"{old[0][1]:.3f}", f"{old[-1][1]:.3f}",
                       f"{old[-1][1] - old[0][1]:+.3f}"])
     return header, table
-
-
-def draw_extension(rows: list[dict], out: Path) -> list[Path]:
-    from xlmr_lit.plot import _legend_beside, _markdown, _pyplot, _save
-
-    points = extension_points(rows)
-    plt = _pyplot()
-    fig, (curve_ax, bar_ax) = plt.subplots(1, 2, figsize=(14, 4.8), layout="constrained")
-    first = next(iter(points.values()))
-    for i, (name, p) in enumerate(points.items()):
-        curve = mean_curve(p["curves"], p["new"])
-        unk = [p["unk"][lang] for lang in p["new"] if lang in p["unk"]]
-        note = f" ({100 * sum(unk) / len(unk):.0f}% <unk>)" if unk and sum(unk) / len(unk) > 0.01 else ""
-        curve_ax.plot([s for s, _ in curve], [v for _, v in curve], "o-", markersize=3, color=f"C{i}",
-                      label=POINT_LABELS.get(name, name) + note)
-    curve_ax.set_xlabel("continued-pretraining steps")
-    curve_ax.set_ylabel("validation MLM loss, nats per character")
-    curve_ax.set_title(f"new languages ({', '.join(first['new'])}), mean", fontsize=11)
-    curve_ax.grid(alpha=0.3)
-    _legend_beside(curve_ax, ["<unk> pieces are easy targets: a point with many has a loss that looks better than "
-                              "its model is"])
-    width = 0.38
-    names = list(points)
-    for j, (label, index) in enumerate((("before (step 0)", 0), ("after", -1))):
-        heights = [mean_curve(points[n]["curves"], points[n]["old"])[index][1] for n in names]
-        bars = bar_ax.bar([k + (j - 0.5) * width for k in range(len(names))], heights, width, label=label,
-                          color=f"C{j}" if j else "0.7")
-        bar_ax.bar_label(bars, [f"{h:.3f}" for h in heights], fontsize=7)
-    bar_ax.set_xticks(range(len(names)), [POINT_LABELS.get(n, n).replace(", ", ",\n").replace(" (", "\n(") for n in names], fontsize=8)
-    bar_ax.set_ylabel("validation MLM loss, nats per character")
-    bar_ax.set_title(f"old languages ({', '.join(first['old'])}), mean", fontsize=11)
-    low = min(b.get_height() for b in bar_ax.patches)
-    bar_ax.set_ylim(max(0.0, math.floor(low * 10) / 10 - 0.2), None)
-    bar_ax.grid(alpha=0.3, axis="y")
-    _legend_beside(bar_ax)
-    fig.suptitle(f"Adding languages to a pretrained model (Glot500's recipe), scale {first['scale']}", fontsize=12)
-    header, table = extension_table(points)
-    return _save(fig, out, _markdown(header, table))
