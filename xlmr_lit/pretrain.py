@@ -180,6 +180,8 @@ def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[di
 def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
+    checkpoint_dir = Path(cfg.paths.run_dir) / "checkpoints"
+    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
     corpus_dir, languages = corpus_languages(cfg)
     extension = extension_record(cfg.model.init) if cfg.model.init else None  # carried on by continued pretraining
     if extends(cfg):  # extend.languages: their pieces and embedding rows added to model.init's (xlmr_lit/extend.py)
@@ -187,8 +189,6 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         init, extension = extend_model(cfg, init, files, Path(cfg.paths.cache_dir).expanduser())
     init_config = apply_init_architecture(cfg, init[0]) if init else None
     run_dir = start_run_dir(cfg)
-    checkpoint_dir = run_dir / "checkpoints"
-    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
     corpus = prepare_data(cfg, spm_path=init[2] if init else None, corpus=(corpus_dir, languages))
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
