@@ -275,7 +275,8 @@ def init_problem(init: str) -> str | None:
     if kind == "hf" and sep:
         directory = Path(location).expanduser()
         if not directory.is_dir():
-            return None if not location.startswith((".", "/", "~")) and location.count("/") <= 1 else "no such directory"
+            hub_id = not location.startswith((".", "/", "~")) and location.count("/") <= 1
+            return None if hub_id else "no such directory"
         config = directory / "config.json"
         try:
             model_type = json.loads(config.read_text()).get("model_type")

@@ -55,7 +55,8 @@ def load_proto(spm_path: Path):
 
 
 def merge_sentencepiece(old_spm: Path, new_spm: Path, out: Path) -> list[str]:
-    """Write `out`: the old model with the new model's normal pieces that it lacks appended, scores kept. Returns them."""
+    """Write `out`: the old model with the new model's normal pieces that it lacks appended, scores kept; returns
+    those pieces."""
     old, new = load_proto(old_spm), load_proto(new_spm)
     have = {p.piece for p in old.pieces}
     added = []
@@ -71,7 +72,8 @@ def merge_sentencepiece(old_spm: Path, new_spm: Path, out: Path) -> list[str]:
     return added
 
 
-def grow_vocabulary(state_dict: dict[str, torch.Tensor], rows: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+def grow_vocabulary(state_dict: dict[str, torch.Tensor], rows: torch.Tensor,
+                    bias: torch.Tensor) -> dict[str, torch.Tensor]:
     """The state dict with `rows` (n, H) and `bias` (n,) inserted before the last id, `<mask>`, which stays last."""
     grown = dict(state_dict)
     embeddings = state_dict[EMBEDDINGS]
@@ -174,7 +176,8 @@ def focus_rows(embeddings: torch.Tensor, bias: torch.Tensor, new_spm: Path, old_
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(new_spm))
-    vectors, seen = piece_vectors([np.asarray(ids, dtype=np.int64) for ids in sp.encode(texts) if len(ids) > 1], len(sp))
+    sequences = [np.asarray(ids, dtype=np.int64) for ids in sp.encode(texts) if len(ids) > 1]
+    vectors, seen = piece_vectors(sequences, len(sp))
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     shared = [(i, old_vocab[sp.id_to_piece(i)]) for i in range(len(sp))
               if seen[i] and not sp.is_control(i) and not sp.is_unknown(i) and sp.id_to_piece(i) in old_vocab]
@@ -245,7 +248,8 @@ def extend_model(cfg: DictConfig, init: tuple[XLMRConfig, dict, Path], files: di
         files, cache_dir, cfg.extend.vocab_size, cfg.tokenizer.sample_lines, cfg.tokenizer.character_coverage,
         cfg.data.alpha, cfg.seed, cfg.data.num_proc, cfg.data.skip_undecodable, "unigram",
     )
-    merged_dir = cache_dir / "tokenizers" / cache_key({"extend": file_sha256(Path(old_spm)), "with": file_sha256(new_spm)})
+    key = cache_key({"extend": file_sha256(Path(old_spm)), "with": file_sha256(new_spm)})
+    merged_dir = cache_dir / "tokenizers" / key
     merged = merged_dir / SPM_FILE
     if not merged.is_file():
         with atomic_dir(merged_dir) as scratch:

@@ -12,8 +12,8 @@ import yaml
 from xlmr_lit.corpus import resolve_languages
 
 POINT_ORDER = ["none", "random", "mean", "focus"]
-POINT_LABELS = {"none": "not extended (old tokenizer)", "random": "extended, random rows", "mean": "extended, mean rows",
-                "focus": "extended, FOCUS-style rows"}
+POINT_LABELS = {"none": "not extended (old tokenizer)", "random": "extended, random rows",
+                "mean": "extended, mean rows", "focus": "extended, FOCUS-style rows"}
 
 
 def validation_curves(run_dir: Path, max_steps: int) -> dict[str, list[tuple[int, float]]]:
@@ -27,7 +27,8 @@ def validation_curves(run_dir: Path, max_steps: int) -> dict[str, list[tuple[int
                 continue
             for key, value in row.items():
                 if key.startswith("val/loss_per_char_") and value not in ("", None):
-                    # Lightning logs the validation after optimizer step N at CSV step N - 1, the one before training at 0
+                    # Lightning logs the validation after optimizer step N at CSV step N - 1, the one before
+                    # training at 0
                     curves[key.removeprefix("val/loss_per_char_")][step + 1 if step else 0] = float(value)
     return {lang: sorted(points.items()) for lang, points in curves.items()}
 
@@ -42,8 +43,8 @@ def extension_points(rows: list[dict]) -> dict[str, dict]:
         if not new or not (run_dir / "csv" / "metrics.csv").is_file():
             continue
         languages = resolve_languages(config["data"]["languages"])
-        curves = {lang: points for lang, points in validation_curves(run_dir, int(config["trainer"]["max_steps"])).items()
-                  if lang in languages}  # not the report groups' averages
+        curves = validation_curves(run_dir, int(config["trainer"]["max_steps"]))
+        curves = {lang: points for lang, points in curves.items() if lang in languages}  # not the groups' averages
         unk = {r["language"]: r["value"] for r in rows if r["run"] == run and r["metric"] == "unk_share"}
         points[str(config["extend"]["init"])] = {"new": [lang for lang in new if lang in curves],
                                                  "old": [lang for lang in curves if lang not in new],

@@ -20,7 +20,7 @@ from xlmr_lit.convert import SPM_FILE, init_problem, load_pretrained, load_state
 from xlmr_lit.corpus import CorpusError, ReadReport, language_file, read_documents
 from xlmr_lit.extend import BIAS, EMBEDDINGS, load_proto
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
-from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
+from xlmr_lit.model import XLMRForMaskedLM
 from xlmr_lit.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, XLMRTokenizer
 
 TOL = 1e-5
