@@ -788,3 +788,77 @@ def test_a_bug_still_shows_its_traceback(cli_env, tmp_path):
     env = {k: v for k, v in cli_env.items() if k != "HYDRA_FULL_ERROR"} | {PAUSE_AT_STEP_ENV: "not a number"}
     proc = run_train([f"hydra.run.dir={tmp_path / 'run'}"], env, tmp_path)
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "ValueError: invalid literal" in proc.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# adding languages (extend.*) and trimming (xlmr-trim): refused before a tokenizer is trained or a model loaded
+
+
+def checkpoint_with(run: Path, **hparams) -> Path:
+    """tiny_lightning_checkpoint's model pretrained (so its hyper_parameters say) on en and fr, with `hparams` added."""
+    path = tiny_lightning_checkpoint(run)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["hyper_parameters"] |= {"languages": ["en", "fr"], **hparams}
+    torch.save(checkpoint, path)
+    return path
+
+
+def extend_config(base_configs, init, *updates):
+    cfg = copy.deepcopy(base_configs["pretrain"])
+    for key, value in (("model.init", str(init)), ("data.languages", ["en", "fr", "sw"]), ("extend.languages", ["sw"]),
+                       *updates):
+        OmegaConf.update(cfg, key, value)
+    return cfg
+
+
+def test_bad_extensions_are_refused_before_any_work(base_configs, tmp_path):
+    plain = checkpoint_with(tmp_path / "plain")
+    extended = checkpoint_with(tmp_path / "extended", extension={"base": "base.ckpt", "languages": ["de"],
+                                                                  "added_pieces": 40})
+    check_config(extend_config(base_configs, plain))  # the good case
+    no_tokenizer = checkpoint_with(tmp_path / "no_tokenizer")
+    for spm in (tmp_path / "no_tokenizer" / "tokenizer").iterdir():
+        spm.unlink()
+    not_xlmr = tmp_path / "bert"
+    not_xlmr.mkdir()
+    (not_xlmr / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 120}))
+    spm = next((tmp_path / "plain" / "tokenizer").iterdir())
+    (not_xlmr / "sentencepiece.bpe.model").write_bytes(spm.read_bytes())
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for lang in ("en", "fr"):
+        (corpus / f"{lang}.txt").write_text("some text\n")
+    cases = [
+        ((("extend.languages", ["en"]),), plain, "extend.languages=['en']: expected languages model.init was not "
+                                                 "pretrained on; it covers ['en'] already"),
+        ((("data.corpus_dir", str(corpus)), ("data.skip_missing_languages", True)), plain,
+         "expected languages with text in"),
+        ((), no_tokenizer, "it has no tokenizer"),
+        ((), extended, "expected a model not extended yet: it is base.ckpt extended by ['de'] (+40 pieces)"),
+        ((), f"hf:{not_xlmr}", "an HF model of model_type 'bert', not XLM-R's 'xlm-roberta'"),
+        ((("data.languages", ["en", "fr"]),), plain, "expected languages that data.languages lists too"),
+        ((("model.init", None),), plain, "model.init=None: expected the model to add extend.languages to"),
+        ((("extend.init", "fastText"),), plain, "extend.init='fastText': expected one of random, mean, focus, none"),
+    ]
+    for updates, init, expected in cases:
+        cfg = extend_config(base_configs, init, *updates)
+        expect_error(lambda: check_config(cfg), ConfigError, expected)
+
+
+def test_bad_trims_are_refused_before_anything_is_written(tmp_path):
+    from xlmr_lit.trim import main as trim_main
+
+    base = checkpoint_with(tmp_path / "base")
+    thai = tmp_path / "thai"
+    thai.mkdir()
+    (thai / "th.txt").write_text("ภาษาไทย ภาษาไทย\n")  # no piece of the model's tokenizer
+    not_xlmr = tmp_path / "bert"
+    not_xlmr.mkdir()
+    (not_xlmr / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    for args, expected in (([str(base), str(tmp_path / "out1"), "--languages", "th", "--corpus-dir", str(thai)],
+                            "uses no piece of"),
+                           ([f"hf:{not_xlmr}", str(tmp_path / "out2"), "--languages", "en"], "not XLM-R's"),
+                           ([str(base), str(tmp_path / "out3"), "--languages", "xx"], "no text for language 'xx'")):
+        message = expect_error(lambda: trim_main(args), SystemExit, expected)
+        assert message.startswith("xlmr-trim: error: ")
+        assert not (tmp_path / args[1]).exists() or not any(Path(args[1]).iterdir())

@@ -161,8 +161,9 @@ def check_config(cfg: DictConfig) -> None:
     problems.number("callbacks.early_stopping.min_delta", 0)
     task_name = problems.choice("task.name", ("pretrain", *TASK_SETTINGS))
     if task_name == "pretrain":
-        _check_pretraining_data(problems)
+        languages = _check_pretraining_data(problems)
         _check_tokenizer(problems)
+        _check_extension(problems, languages)
     elif task_name:
         _check_task(problems, "task")
         if not cfg.model.init:
@@ -289,7 +290,7 @@ def _other_run_checkpoint(cfg: DictConfig, path: Path) -> str | None:
     return f"is of a model of another shape: {', '.join(differ)}" if differ else None
 
 
-def _check_pretraining_data(p: _Problems) -> None:
+def _check_pretraining_data(p: _Problems) -> list[str]:
     cfg = p.cfg
     p.number("data.alpha", 0)
     tokens = p.integer("data.tokens_per_sample", minimum=2)
@@ -318,15 +319,60 @@ def _check_pretraining_data(p: _Problems) -> None:
     if groups is not None and not (isinstance(groups, DictConfig)
                                    and all(isinstance(v, ListConfig) for v in groups.values())):
         p.bad("data.report_groups", groups, "a mapping of group name to a list of languages, e.g. {high: [en, fr]}")
-    languages = p.languages("data.languages", xlmr_codes_only=True)
+    added = p.value("extend.languages") or []  # languages added to a model need not be XLM-R's
+    languages = p.languages("data.languages", xlmr_codes_only=not added)
+    if added and (unknown := [lang for lang in languages if lang not in XLMR_LANGUAGES and lang not in added]):
+        p.bad("data.languages", languages, f"XLM-R's language codes or extend.languages; unknown: {unknown}")
     global_batch = p.value("train.global_batch_size")
     if micro and isinstance(global_batch, int) and global_batch % micro:
         p.bad("train.global_batch_size", global_batch, f"a multiple of data.micro_batch_size={micro}")
     if cfg.data.get("hub") is not None and cfg.data.hub.get("dataset"):
-        return
+        return languages
     corpus_dir = p.existing("data.corpus_dir", "directory", MAN_PAGES_HINT if p.value("scale_name") == "mini" else "")
     if corpus_dir is not None and languages:
         _check_corpus_files(p, corpus_dir, languages, bool(skip_missing))
+    return languages
+
+
+def _check_extension(p: _Problems, data_languages: list[str]) -> None:
+    """extend.*: refused here, before a SentencePiece is trained or a model loaded (xlmr_lit/extend.py)."""
+    from xlmr_lit.convert import init_problem
+    from xlmr_lit.extend import INIT_METHODS, NO_EXTENSION, extension_record, pretrained_languages
+
+    if not p.value("extend.languages"):
+        return
+    new = p.languages("extend.languages", xlmr_codes_only=False)
+    method = p.choice("extend.init", (*INIT_METHODS, NO_EXTENSION))
+    p.integer("extend.vocab_size", minimum=8)
+    if outside := [lang for lang in new if lang not in data_languages]:
+        p.bad("extend.languages", new, f"languages that data.languages lists too, as continued pretraining trains on "
+              f"old and new languages; not in data.languages: {outside}")
+    hub = p.cfg.data.get("hub")
+    if not (hub is not None and hub.get("dataset")):
+        from xlmr_lit.languages import BUNDLED_CORPUS_DIR
+
+        corpus_dir = Path(str(p.value("data.corpus_dir") or BUNDLED_CORPUS_DIR)).expanduser()
+        if corpus_dir.is_dir() and (missing := [lang for lang in new if not any(
+                (corpus_dir / f"{lang}{suffix}").is_file() for suffix in SUFFIXES)]):
+            p.bad("extend.languages", new, f"languages with text in {corpus_dir} (<lang>.txt, .txt.gz or .txt.xz), "
+                  f"whatever data.skip_missing_languages says; missing: {missing}")
+    init = p.value("model.init")
+    if not init:
+        p.bad("model.init", init, "the model to add extend.languages to: one of our checkpoints (.ckpt), "
+              "hf:<dir or hub id> or fairseq:<dir>")
+        return
+    if method == NO_EXTENSION or not isinstance(init, str):
+        return
+    if problem := init_problem(init):
+        p.bad("model.init", init, f"a model with its tokenizer to extend; {problem}")
+        return
+    if record := extension_record(init):
+        p.bad("model.init", init, f"a model not extended yet: it is {record['base']} extended by "
+              f"{record['languages']} (+{record['added_pieces']} pieces); extend {record['base']} by every new "
+              f"language at once instead (extend.languages={record['languages'] + new})")
+    if covered := [lang for lang in new if lang in pretrained_languages(init)]:
+        p.bad("extend.languages", new, f"languages model.init was not pretrained on; it covers {covered} already "
+              f"(continued pretraining without extend.languages trains on more of their text)")
 
 
 def _check_corpus_files(p: _Problems, corpus_dir: Path, languages: list[str], skip_missing: bool) -> None:

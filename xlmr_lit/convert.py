@@ -268,6 +268,41 @@ def load_pretrained(init: str) -> tuple[XLMRConfig, dict[str, torch.Tensor], Pat
     return _load_fairseq_dir(directory)
 
 
+def init_problem(init: str) -> str | None:
+    """Why `init` cannot give a model and its tokenizer, found without loading weights (None: no problem found; a hub
+    id is not checked offline): a missing SentencePiece model, an HF config that is not XLM-R's, a .ckpt not of ours."""
+    kind, sep, location = init.partition(":")
+    if kind == "hf" and sep:
+        directory = Path(location).expanduser()
+        if not directory.is_dir():
+            return None if is_hub_id(location) else "no such directory"
+        config = directory / "config.json"
+        try:
+            model_type = json.loads(config.read_text()).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            return f"{config} is missing or not a JSON object"
+        if model_type != "xlm-roberta":
+            return f"an HF model of model_type {model_type!r}, not XLM-R's 'xlm-roberta'"
+        return None if (directory / SPM_FILE).is_file() else f"it has no tokenizer ({SPM_FILE} is missing)"
+    if kind == "fairseq" and sep:
+        directory = Path(location).expanduser()
+        return None if (directory / SPM_FILE).is_file() else f"it has no tokenizer ({directory / SPM_FILE} is missing)"
+    path = Path(init).expanduser()
+    if not path.is_file():
+        return "no such file"
+    try:
+        hparams = read_torch_file(path, mmap=True).get("hyper_parameters") or {}
+    except (ValueError, AttributeError):
+        return "not a checkpoint of xlmr-lit"
+    if "model_config" not in hparams:
+        return "not a checkpoint of xlmr-lit (no hyper_parameters.model_config)"
+    try:
+        _find_run_tokenizer(path, hparams.get("tokenizer_path"))
+    except FileNotFoundError as err:
+        return f"it has no tokenizer: {err}"
+    return None
+
+
 def is_hub_id(location: str) -> bool:
     """`owner/name` (or `name`), not a path."""
     return not location.startswith((".", "/", "~")) and location.count("/") <= 1

@@ -30,6 +30,7 @@ from xlmr_lit.convert import (
     ours_to_hf,
     read_torch_file,
 )
+from xlmr_lit.extend import HF_CONFIG_KEY
 from xlmr_lit.model import (
     XLMRConfig,
     XLMRForMaskedLM,
@@ -70,6 +71,8 @@ def export(checkpoint: Path, out_dir: Path, tokenizer: Path | None = None, overw
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-") as tmp:
         scratch = Path(tmp)
         hf_model = to_hf_model(model, labels)
+        if extension := read_hparams(checkpoint).get("extension"):  # so that extending it again is refused
+            setattr(hf_model.config, HF_CONFIG_KEY, extension)
         hf_model.save_pretrained(scratch)
         save_tokenizer(spm_path, scratch, model_max_length=config.max_position_embeddings - 2)
         check_export(scratch, model, XLMRTokenizer(spm_path))
@@ -140,11 +143,14 @@ def build_model(config: XLMRConfig, state_dict: dict[str, torch.Tensor], source:
     return model.eval()
 
 
+def read_hparams(checkpoint: Path) -> dict:
+    # mmap: only the small hyper_parameters entry is read, not the weights a second time
+    return read_torch_file(checkpoint, mmap=True).get("hyper_parameters") or {}
+
+
 def read_labels(checkpoint: Path) -> list[str] | None:
     """The run's label names (hyper_parameters.labels; [] = regression), None when not recorded."""
-    # mmap: only the small hyper_parameters entry is read, not the weights a second time
-    hparams = read_torch_file(checkpoint, mmap=True).get("hyper_parameters", {})
-    labels = hparams.get("labels")
+    labels = read_hparams(checkpoint).get("labels")
     return None if labels is None else [str(label) for label in labels]
 
 

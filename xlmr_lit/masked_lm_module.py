@@ -55,6 +55,7 @@ class MaskedLMLitModule(pl.LightningModule):
         compile: bool = False,
         valid_pieces_per_char: list[float | None] | None = None,
         valid_unigram_losses: list[float] | None = None,
+        extension: dict | None = None,  # what xlmr_lit/extend.py added to model.init, recorded for later runs
     ):
         super().__init__()
         self.save_hyperparameters()

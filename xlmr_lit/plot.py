@@ -143,9 +143,10 @@ SPECS = {
     "table5_mono_vs_multi": FigureSpec("Table 5: multilingual vs monolingual", None, "language", series_key="setting",
                                        metric="accuracy"),
 }
+EXTENSION_FIGURE = "extend_languages"  # beyond the paper: draw_extension
 CORPUS_FIGURES = {"fig1_data": "per-language corpus size beside CC-100's (--runs a pretraining run, or --corpus DIR)",
                   "table6": "Table 6 (CC-100 per language) as Markdown and CSV, from xlmr_lit/languages.py"}
-KNOWN = [*SPECS, *CORPUS_FIGURES]
+KNOWN = [*SPECS, EXTENSION_FIGURE, *CORPUS_FIGURES]
 
 
 # Table 4, GLUE dev: (column, GLUE task, split, metric) in the paper's order, then CoLA and RTE
@@ -175,8 +176,10 @@ TABLE5_PAPER = (
 )
 
 
-def spec_for(experiment: str) -> FigureSpec:
+def spec_for(experiment: str) -> FigureSpec | None:
     name = Path(experiment).stem  # tables/table1_xnli -> table1_xnli
+    if name == EXTENSION_FIGURE:
+        return None
     if name not in SPECS:
         raise SystemExit(f"no figure for experiment {experiment!r}; known: {', '.join(KNOWN)}")
     return SPECS[name]
@@ -473,6 +476,8 @@ def draw(experiment: str, rows: list[dict], out: Path, split: str = "test") -> l
         return draw_glue(rows, out)
     if name == "table5_mono_vs_multi":
         return draw_mono_vs_multi(rows, out, split)
+    if name == EXTENSION_FIGURE:
+        return draw_extension(rows, out)
     plt = _pyplot()
     spec = spec_for(experiment)
     if spec.x_key and rows and not any(spec.x_key in r for r in rows):
@@ -576,6 +581,46 @@ def recipe_expectations(rows: list[dict], spec: FigureSpec) -> list[tuple[str, f
     ran = sorted({(r["task"], r["recipe"]) for r in rows if r.get("recipe")})
     return [(f"expected, task.recipe={recipe}: {label}", value)
             for task, recipe in ran for label, value in expected_scores(task, recipe, spec.recipe_benchmark).items()]
+
+
+def draw_extension(rows: list[dict], out: Path) -> list[Path]:
+    """experiments/extend_languages.yaml: the new languages' validation loss per character by continued-pretraining
+    step, one curve per point, and the old languages' before (step 0) and after; `<out>.md` has the numbers."""
+    from xlmr_lit.extension_curves import POINT_LABELS, extension_points, extension_table, mean_curve
+
+    points = extension_points(rows)
+    plt = _pyplot()
+    fig, (curve_ax, bar_ax) = plt.subplots(1, 2, figsize=(14, 4.8), layout="constrained")
+    first = next(iter(points.values()))
+    for i, (name, p) in enumerate(points.items()):
+        curve = mean_curve(p["curves"], p["new"])
+        unk = [p["unk"][lang] for lang in p["new"] if lang in p["unk"]]
+        note = f" ({100 * sum(unk) / len(unk):.0f}% <unk>)" if unk and sum(unk) / len(unk) > 0.01 else ""
+        curve_ax.plot([s for s, _ in curve], [v for _, v in curve], "o-", markersize=3, color=f"C{i}",
+                      label=POINT_LABELS.get(name, name) + note)
+    curve_ax.set_xlabel("continued-pretraining steps")
+    curve_ax.set_ylabel("validation MLM loss, nats per character")
+    curve_ax.set_title(f"new languages ({', '.join(first['new'])}), mean", fontsize=11)
+    curve_ax.grid(alpha=0.3)
+    _legend_beside(curve_ax, ["<unk> pieces are easy targets: a point with many has a loss that looks better than "
+                              "its model is"])
+    width = 0.38
+    names = list(points)
+    for j, (label, index) in enumerate((("before (step 0)", 0), ("after", -1))):
+        heights = [mean_curve(points[n]["curves"], points[n]["old"])[index][1] for n in names]
+        bars = bar_ax.bar([k + (j - 0.5) * width for k in range(len(names))], heights, width, label=label,
+                          color=f"C{j}" if j else "0.7")
+        bar_ax.bar_label(bars, [f"{h:.3f}" for h in heights], fontsize=7)
+    bar_ax.set_xticks(range(len(names)), [POINT_LABELS.get(n, n).replace(", ", ",\n").replace(" (", "\n(") for n in names], fontsize=8)
+    bar_ax.set_ylabel("validation MLM loss, nats per character")
+    bar_ax.set_title(f"old languages ({', '.join(first['old'])}), mean", fontsize=11)
+    low = min(b.get_height() for b in bar_ax.patches)
+    bar_ax.set_ylim(max(0.0, math.floor(low * 10) / 10 - 0.2), None)
+    bar_ax.grid(alpha=0.3, axis="y")
+    _legend_beside(bar_ax)
+    fig.suptitle(f"Adding languages to a pretrained model (Glot500's recipe), scale {first['scale']}", fontsize=12)
+    header, table = extension_table(points)
+    return _save(fig, out, _markdown(header, table))
 
 
 def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
@@ -691,6 +736,8 @@ def main(argv: list[str] | None = None) -> None:
             print(path)
         return
     spec_for(args.experiment)
+    if args.experiment == EXTENSION_FIGURE and not args.runs:
+        parser.error(f"{EXTENSION_FIGURE} reads each run's csv/metrics.csv: give --runs")
     if not (args.runs or args.wandb):
         parser.error(f"{args.experiment} reads result rows: give --runs or --wandb")
     rows = read_rows(args.runs) if args.runs else wandb_rows(args.experiment, args.wandb, args.scale)

@@ -22,9 +22,10 @@ from xlmr_lit.checkpoints import (
 )
 from xlmr_lit.config_checks import apply_init_architecture, untrained_report_groups
 from xlmr_lit.convert import load_pretrained, load_state_dict_checked
-from xlmr_lit.corpus import check_languages, resolve_languages
+from xlmr_lit.corpus import check_languages, language_file, resolve_languages
 from xlmr_lit.datamodule import MaskedLMDataModule
 from xlmr_lit.debug import OverfitBatches
+from xlmr_lit.extend import extend_model, extends, extension_record
 from xlmr_lit.hub_corpus import materialize_hub_corpus
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR, XLMR_LANGUAGES
 from xlmr_lit.masked_lm_module import MaskedLMLitModule
@@ -38,10 +39,8 @@ from xlmr_lit.tokenizer import XLMRTokenizer
 log = logging.getLogger(__name__)
 
 
-def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpus:
-    """Tokenizer and token shards for the run's languages; `spm_path` (e.g. from model.init) wins over config."""
-    if spm_path is None and cfg.tokenizer.spm_path:
-        spm_path = Path(cfg.tokenizer.spm_path).expanduser()
+def corpus_languages(cfg: DictConfig) -> tuple[Path, list[str]]:
+    """The corpus directory (a hub corpus written there first) and the run's languages that it has."""
     corpus_dir = Path(cfg.data.corpus_dir).expanduser() if cfg.data.corpus_dir else BUNDLED_CORPUS_DIR
     languages = resolve_languages(cfg.data.languages)
     if cfg.data.hub.dataset:
@@ -59,7 +58,16 @@ def prepare_data(cfg: DictConfig, spm_path: Path | None = None) -> PreparedCorpu
             hub_dir=hub.hub_dir,
             skip_missing=cfg.data.skip_missing_languages,
         )
-    languages = check_languages(corpus_dir, languages, set(XLMR_LANGUAGES), cfg.data.skip_missing_languages)
+    known = set(XLMR_LANGUAGES) | set(cfg.extend.languages)  # a language added to a model need not be one of XLM-R's
+    return corpus_dir, check_languages(corpus_dir, languages, known, cfg.data.skip_missing_languages)
+
+
+def prepare_data(cfg: DictConfig, spm_path: Path | None = None,
+                 corpus: tuple[Path, list[str]] | None = None) -> PreparedCorpus:
+    """Tokenizer and token shards for the run's languages; `spm_path` (e.g. from model.init) wins over config."""
+    if spm_path is None and cfg.tokenizer.spm_path:
+        spm_path = Path(cfg.tokenizer.spm_path).expanduser()
+    corpus_dir, languages = corpus or corpus_languages(cfg)
     return prepare_corpus(
         corpus_dir,
         languages,
@@ -172,11 +180,16 @@ def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[di
 def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     init = load_pretrained(cfg.model.init) if cfg.model.init else None  # (config, state dict, spm path)
+    checkpoint_dir = Path(cfg.paths.run_dir) / "checkpoints"
+    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
+    corpus_dir, languages = corpus_languages(cfg)
+    extension = extension_record(cfg.model.init) if cfg.model.init else None  # carried on by continued pretraining
+    if extends(cfg):  # extend.languages: their pieces and embedding rows added to model.init's (xlmr_lit/extend.py)
+        files = {lang: language_file(corpus_dir, lang) for lang in cfg.extend.languages}
+        init, extension = extend_model(cfg, init, files, Path(cfg.paths.cache_dir).expanduser())
     init_config = apply_init_architecture(cfg, init[0]) if init else None
     run_dir = start_run_dir(cfg)
-    checkpoint_dir = run_dir / "checkpoints"
-    resume_from = resume_checkpoint(cfg.train.ckpt_path, checkpoint_dir)  # a bad one is refused before any work
-    corpus = prepare_data(cfg, spm_path=init[2] if init else None)
+    corpus = prepare_data(cfg, spm_path=init[2] if init else None, corpus=(corpus_dir, languages))
     spm_copy = run_dir / "tokenizer" / "sentencepiece.bpe.model"
     spm_copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(corpus.tokenizer_path, spm_copy)
@@ -228,6 +241,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         compile=cfg.train.compile,
         valid_pieces_per_char=[valid_pieces_per_char(corpus.info(lang)) for lang in corpus.languages],
         valid_unigram_losses=unigram_losses,
+        extension=extension,
     )
     if init:
         load_state_dict_checked(module.model, init[1], cfg.model.init)
@@ -251,6 +265,10 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )
+    if cfg.train.validate_at_start and resume_from is None:  # step 0: model.init before any continued pretraining
+        trainer.validate(module, datamodule, verbose=False)
+        for metric in (module.val_loss, module.val_shuffled_loss):  # made again outside inference mode, which fit's
+            metric.reset()                                           # validation updates them in
     trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
 
     if checkpointing.best_model_path:
