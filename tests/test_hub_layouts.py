@@ -153,9 +153,9 @@ def test_qa_reads_squad_mlqa_from_xtreme_and_xquad(tmp_path):
     write_mlqa(tmp_path, {"zh": [qa_example("zh", "m1")], "de": [qa_example("de", "m2")]})
     write_xquad(tmp_path, {"zh": [qa_example("zh", "x1")], "de": [qa_example("de", "x2")]})
     splits = qa.load_splits(task_cfg("qa", hub_dir=str(tmp_path)), ["zh", "de"], 0)
-    assert splits.train == [QAExample("s1", "where?", "Li works at Tsinghua.", [Answer("Tsinghua", 12)], "title")]
+    assert splits.train == [QAExample("s1", "where?", "Li works at Tsinghua.", [Answer("Tsinghua", 12)], "title", "en")]
     assert splits.evals[("test", "zh")] == [
-        QAExample("m1", "where?", "李明在清华大学工作。", [Answer("清华大学", 3)], "title")]
+        QAExample("m1", "where?", "李明在清华大学工作。", [Answer("清华大学", 3)], "title", "zh")]
     assert [e.id for e in splits.evals[("dev", "de")]] == ["m2-dev"]  # validation, of MLQA.de.de (not MLQA.de.en)
     assert splits.sources["dev/de"] == "hf:google/xtreme/MLQA.de.de/validation"
     assert splits.sources["test/zh"] == "hf:google/xtreme/MLQA.zh.zh/test"
