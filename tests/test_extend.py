@@ -271,3 +271,15 @@ def test_an_hf_model_is_extended_like_ours(cache_dir, tmp_path):
     model = XLMRForMaskedLM(config)
     model.load_state_dict(state, strict=False)
     assert XLMRTokenizer(spm_path).encode("Watu wote")[0] == 0
+
+
+def test_a_run_done_before_the_extension_keys_existed_is_not_refused_on_rerun(make_cfg):
+    from xlmr_lit.pipeline import differing_settings, run_settings
+
+    cfg = make_cfg()
+    settings = run_settings(cfg)
+    assert not any(key.startswith("extend.") for key in settings)  # no extension: its keys are not settings
+    before = {"settings": {k: v for k, v in settings.items() if k != "train.validate_at_start"}}
+    assert differing_settings(before, cfg) == []  # a key added since, left false: as it ran
+    extended = make_cfg("extend.languages=[sw]")
+    assert "extend.init: '(unset)' -> 'mean'" in differing_settings(before, extended)

@@ -17,7 +17,7 @@ from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.masking import mask_tokens
 from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
 from xlmr_lit.pretrain import model_config, prepare_data
-from xlmr_lit.tasks.udhr_standins import standin_dir
+from xlmr_lit.tasks.udhr_standins import NLI_COPIES, standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 MEMORISE = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0", "task.batch_size=8",
@@ -51,7 +51,10 @@ def scores(rows: list[dict]) -> dict[str, float]:
 
 def test_sequence_classification_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
     source = standin_file(make_cfg, cache_dir, "xnli", "task.languages=[en]") / "train-en.tsv"
-    rows = source.read_text(encoding="utf-8").splitlines()[:24]
+    lines = source.read_text(encoding="utf-8").splitlines()
+    per_cut = 3 * NLI_COPIES  # rows per premise; one row of each of 24 premises, the labels in turn
+    rows = [lines[per_cut * k + k % 3] for k in range(24)]
+    assert len({row.split("\t")[0] for row in rows}) == 24 and len({row.split("\t")[2] for row in rows}) == 3
     data = tmp_path / "xnli"
     data.mkdir()
     for split in ("train", "dev", "test"):

@@ -105,6 +105,8 @@ def run_settings(cfg: DictConfig) -> dict:
         if isinstance(task, dict) and isinstance(task.get("recipes"), dict):  # only the recipe that runs is a setting
             selected = task.get("recipe")
             task["recipes"] = {selected: task["recipes"][selected]} if selected in task["recipes"] else None
+    if not (container.get("extend") or {}).get("languages"):  # no extension: its other keys change nothing
+        container.pop("extend", None)
     walk(container, "")
     return flat
 
@@ -134,7 +136,8 @@ def differing_settings(done: dict, cfg: DictConfig) -> list[str]:
     return [f"{key}: {before.get(key, '(unset)')!r} -> {now.get(key, '(unset)')!r}"
             for key in sorted(before.keys() | now.keys())
             if before.get(key, missing) != now.get(key, missing) and not (same_init and key in from_init)
-            and not (key not in before and now[key] is None)]  # a key added since the earlier run, left null: as it ran
+            and not (key not in before and now[key] in (None, False, []))]  # a key added since the earlier run, left
+                                                                              # null, false or empty: as it ran
 
 
 def unfinished_run(run_dir: Path) -> dict | None:
