@@ -254,7 +254,7 @@ def test_the_latest_default_run_dir_is_linked_for_resuming(cli_env, tmp_path):
 def test_finetuning_resumed_inside_an_epoch_repeats_the_uninterrupted_losses(make_cfg, tmp_path):
     train(make_cfg(run_dir=tmp_path / "pretrained"))
     ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.standin_recipe.epochs=2",
-          "data.num_workers=1", f"model.init={tmp_path / 'pretrained' / 'checkpoints' / 'best.ckpt'}"]
+          "task.max_train_examples=400", "data.num_workers=1", f"model.init={tmp_path / 'pretrained' / 'checkpoints' / 'best.ckpt'}"]
     full = LossRecorder()
     train(make_cfg(*ft, run_dir=tmp_path / "full"), callbacks=[full])
     steps_per_epoch = len(full.losses) // 2

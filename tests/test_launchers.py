@@ -49,7 +49,7 @@ def test_optuna_searches_the_finetuning_learning_rate(make_cfg, cli_env, tmp_pat
     ckpt = tmp_path / "pretrain" / "checkpoints" / "last.ckpt"
     proc = run_cli(["-m", "hydra/sweeper=finetune_lr", "hydra.sweeper.n_trials=2", "task=xnli",
                     "task.udhr_standin=true", f"model.init={ckpt}", "task.languages=[en,sw]", "task.epochs=1",
-                    "task.batch_size=16", f"hydra.sweep.dir={tmp_path / 'search'}"], cli_env, tmp_path)
+                    "task.max_train_examples=400", "task.batch_size=16", f"hydra.sweep.dir={tmp_path / 'search'}"], cli_env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(list((tmp_path / "search").glob("*/results.jsonl"))) == 2  # two fine-tuning trials
     best = yaml.safe_load((tmp_path / "search" / "optimization_results.yaml").read_text())

@@ -138,7 +138,8 @@ def test_debug_overfit_trains_on_one_batch_until_its_loss_falls(make_cfg, tmp_pa
 
 def test_the_groups_apply_to_fine_tuning(make_cfg, tmp_path):
     train(make_cfg(run_dir=tmp_path / "pre"))
-    task = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", f"model.init={tmp_path / 'pre/checkpoints/best.ckpt'}"]
+    task = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", "task.max_train_examples=400",
+            f"model.init={tmp_path / 'pre/checkpoints/best.ckpt'}"]
     stopped, overfit, smoke = BatchRecorder(), BatchRecorder(), BatchRecorder()
     train(make_cfg(*task, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
                    "callbacks.early_stopping.min_delta=1", "task.standin_recipe.epochs=4", run_dir=tmp_path / "es"),
@@ -272,7 +273,7 @@ def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_
 
     ckpt = tmp_path / "pre" / "checkpoints" / "best.ckpt"
     proc = xlmr_train("task=xnli", f"model.init={ckpt}", "task.udhr_standin=true", "task.standin_recipe.epochs=1", "task.languages=[en,fr]",
-                      *overrides, "hydra.run.dir=ft", env=cli_env, cwd=tmp_path)
+                      "task.max_train_examples=400", *overrides, "hydra.run.dir=ft", env=cli_env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log_text = (tmp_path / "ft" / "train.log").read_text()
     closing = log_text[log_text.index("xnli (cross_lingual_transfer), test scores:"):]
@@ -287,7 +288,8 @@ def test_train_log_ends_with_the_results_and_where_the_outputs_are(cli_env, tmp_
 
 def test_task_train_false_scores_a_fine_tuned_checkpoint_as_its_fine_tuning_did(make_cfg, tmp_path):
     train(make_cfg(run_dir=tmp_path / "pre"))
-    task = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", "task.standin_recipe.epochs=1"]
+    task = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", "task.standin_recipe.epochs=1",
+            "task.max_train_examples=400"]
     pretrained, fine_tuned = tmp_path / "pre" / "checkpoints" / "best.ckpt", tmp_path / "ft" / "checkpoints" / "best.ckpt"
     rows = train(make_cfg(*task, f"model.init={pretrained}", run_dir=tmp_path / "ft"))
     evaluated = train(make_cfg(*task, "task.train=false", f"model.init={fine_tuned}", run_dir=tmp_path / "eval"))
