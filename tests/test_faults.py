@@ -190,7 +190,7 @@ def test_sweep_killed_in_its_first_point_resumes_it_and_runs_the_rest(cli_env, t
 def test_finetuning_killed_mid_epoch_gives_the_uninterrupted_results(cli_env, tmp_path, uninterrupted):
     init = uninterrupted / "checkpoints" / "best.ckpt"
     ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en,fr]", "task.epochs=3", "task.batch_size=8",
-          f"model.init={init}"]
+          "task.max_train_examples=400", f"model.init={init}"]
     finish(xlmr_train([*ft, f"hydra.run.dir={tmp_path / 'full'}"], cli_env, tmp_path))
     steps_per_epoch = sum(1 for row in metrics(tmp_path / "full") if row.get("train/loss") and row["epoch"] == "0")
     run_dir = tmp_path / "killed"
@@ -357,7 +357,8 @@ def test_sigterm_during_finetuning_exits_143_with_an_exception_checkpoint(cli_en
 
     init = tiny_lightning_checkpoint(tmp_path / "init")
     run_dir = tmp_path / "run"
-    ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.batch_size=4", "task.max_length=64", f"model.init={init}",
+    ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.batch_size=4", "task.max_length=64",
+          "task.max_train_examples=400", f"model.init={init}",
           f"model.vocab_size={CONFIG.vocab_size}", f"model.hidden_size={CONFIG.hidden_size}", f"hydra.run.dir={run_dir}"]
     proc = xlmr_train(ft, cli_env, tmp_path, pause_at=2)
     out = terminate_when_paused(proc, tmp_path)

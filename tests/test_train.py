@@ -306,7 +306,7 @@ def test_pipeline_pretrains_then_finetunes_downstream(make_cfg, tmp_path):
     run_dir = tmp_path / "point"
     results = train(make_cfg(
         "+task@downstream=xnli", "downstream.udhr_standin=true", "downstream.epochs=1", "downstream.languages=[en,sw]",
-        "trainer.max_steps=3", run_dir=run_dir,
+        "downstream.max_train_examples=300", "trainer.max_steps=3", run_dir=run_dir,
     ))
     rows = results["downstream"]
     assert {(r["split"], r["language"]) for r in rows} == {(s, l) for s in ("dev", "test") for l in ("en", "sw")}
@@ -320,7 +320,8 @@ def test_points_with_the_same_pretraining_share_it(make_cfg, tmp_path):
     from xlmr_lit.results import read_rows
 
     point = ["+task@downstream=xnli", "downstream.udhr_standin=true", "downstream.epochs=1",
-             "downstream.languages=[en,sw]", "trainer.max_steps=3", "data.alpha=0.5"]
+             "downstream.languages=[en,sw]", "downstream.max_train_examples=300", "trainer.max_steps=3",
+             "data.alpha=0.5"]
     first = train(make_cfg(*point, run_dir=tmp_path / "first"))
     second = train(make_cfg(*point, "downstream.setting=translate_train_all", "+downstream.seed=7", run_dir=tmp_path / "second"))
     assert not (tmp_path / "second" / "checkpoints").exists()  # nothing pretrained again

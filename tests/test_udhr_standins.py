@@ -154,6 +154,7 @@ def test_downstream_init_fine_tunes_without_pretraining(make_cfg, tmp_path):
     point = tmp_path / "point"
     rows = train(make_cfg("+task@downstream=xnli", f"+downstream.init={ckpt}", "downstream.udhr_standin=true",
                           "downstream.languages=[en,sw]", "downstream.epochs=1", "downstream.batch_size=16",
+                          "downstream.max_train_examples=300",
                           "trainer.enable_progress_bar=false", run_dir=point))
     assert {(r["split"], r["language"]) for r in rows} >= {("test", "en"), ("test", "sw")}
     assert all(r["task"] == "xnli" and r["init"] == str(ckpt) and r["udhr_standin"] for r in rows)
