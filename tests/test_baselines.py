@@ -222,17 +222,9 @@ def test_each_encoders_table_sweep_has_its_own_folder():
 
 @pytest.mark.slow  # 5 s; the same resume machinery as XLM-R's (test_faults.py), so CI's slow run is enough
 def test_a_baseline_resumed_inside_an_epoch_repeats_the_uninterrupted_losses(make_cfg, bert, tmp_path):
-    from test_train import Interrupt, LossRecorder
+    from test_faults import assert_two_epoch_finetuning_resumes_inside_its_second_epoch_exactly
 
     ft = ["task=xnli", f"model.init=hf:{bert}", "task.udhr_standin=true", "task.languages=[en]",
           "task.standin_recipe.epochs=2", "task.max_train_examples=48", "+trainer.limit_val_batches=1",
           "trainer.enable_progress_bar=false"]
-    full = LossRecorder()
-    train(make_cfg(*ft, run_dir=tmp_path / "full"), callbacks=[full])
-    steps_per_epoch = len(full.losses) // 2
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train(make_cfg(*ft, run_dir=tmp_path / "killed"), callbacks=[Interrupt(at=steps_per_epoch + 2)])
-    resumed = LossRecorder()
-    train(make_cfg(*ft, run_dir=tmp_path / "killed"), callbacks=[resumed])
-    assert [s for s, _ in resumed.losses] == list(range(steps_per_epoch + 3, 2 * steps_per_epoch + 1))
-    assert resumed.losses == full.losses[-len(resumed.losses):]
+    assert_two_epoch_finetuning_resumes_inside_its_second_epoch_exactly(make_cfg, ft, tmp_path)

@@ -254,7 +254,13 @@ def test_the_latest_default_run_dir_is_linked_for_resuming(cli_env, tmp_path):
 def test_finetuning_resumed_inside_an_epoch_repeats_the_uninterrupted_losses(make_cfg, tmp_path):
     train(make_cfg(run_dir=tmp_path / "pretrained"))
     ft = ["task=xnli", "task.udhr_standin=true", "task.languages=[en]", "task.standin_recipe.epochs=2",
-          "task.max_train_examples=400", "data.num_workers=1", f"model.init={tmp_path / 'pretrained' / 'checkpoints' / 'best.ckpt'}"]
+          "task.max_train_examples=400", "data.num_workers=1",
+          f"model.init={tmp_path / 'pretrained' / 'checkpoints' / 'best.ckpt'}"]
+    assert_two_epoch_finetuning_resumes_inside_its_second_epoch_exactly(make_cfg, ft, tmp_path)
+
+
+def assert_two_epoch_finetuning_resumes_inside_its_second_epoch_exactly(make_cfg, ft: list[str], tmp_path) -> None:
+    """Fine-tune with overrides `ft` for 2 epochs; crash 2 steps into the second, rerun: the losses repeat."""
     full = LossRecorder()
     train(make_cfg(*ft, run_dir=tmp_path / "full"), callbacks=[full])
     steps_per_epoch = len(full.losses) // 2
