@@ -133,10 +133,19 @@ def step_rows(run_dir: Path, key: str) -> dict[int, float]:
         return {int(r["step"]): float(r[key]) for r in csv.DictReader(file) if r.get(key)}
 
 
+class TokensPerStep(pl.Callback):
+    """What the progress bar multiplies its steps/s by, read from the run's datamodule at steps 0-5."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.tokens = [trainer.datamodule.tokens_per_step(step) for step in range(6)]
+
+
 def test_the_schedule_switches_block_length_at_its_step_and_validation_reads_full_blocks(make_cfg, tmp_path, caplog):
     run_dir = tmp_path / "run"
+    tokens = TokensPerStep()
     with caplog.at_level("INFO"):
-        results = train(make_cfg(*SCHEDULED, "trainer.max_steps=6", run_dir=run_dir))
+        results = train(make_cfg(*SCHEDULED, "trainer.max_steps=6", run_dir=run_dir), callbacks=[tokens])
+    assert tokens.tokens == [8 * 16] * 3 + [8 * 64] * 3  # the bar's tok/s: global batch x the block length then
     lengths = step_rows(run_dir, "train/tokens_per_sample")
     assert [lengths[s] for s in sorted(lengths)] == [16] * 3 + [64] * 3  # Lightning logs step s as s - 1
     assert "blocks of 16 tokens for steps 1-3, then of 64 (data.short_blocks)" in caplog.text

@@ -1,13 +1,15 @@
 """The callbacks of conf/callbacks/ added to every run: the progress bar and, with callbacks=early_stopping, early
 stopping. Checkpointing (best.ckpt by the validation score, last.ckpt) is set up in pretrain.py and finetune.py."""
 
+from collections.abc import Callable
+
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping
 
 from xlmr_lit.progress import progress_bar
 
 
-def run_callbacks(cfg: DictConfig, monitor: str, mode: str, tokens_per_step: int | None = None) -> list:
+def run_callbacks(cfg: DictConfig, monitor: str, mode: str, tokens_per_step: Callable[[int], int] | None = None) -> list:
     """The progress bar (unless trainer.enable_progress_bar=false) and, when callbacks.early_stopping.patience > 0,
     early stopping on `monitor` (pretraining: val/loss; fine-tuning: the mean dev score over languages)."""
     callbacks = progress_bar(cfg, tokens_per_step)

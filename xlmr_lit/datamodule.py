@@ -124,6 +124,7 @@ class MaskedLMDataModule(pl.LightningDataModule):
         self.valid_blocks = TokenBlocks([d / "valid.bin" for d in corpus.shard_dirs], block_len, keep_partial=True,
                                         max_tokens=valid_max_tokens)
         self.short_steps = short_steps if short_tokens_per_sample else 0
+        self.tokens_per_sample, self.short_tokens_per_sample = tokens_per_sample, short_tokens_per_sample
         self.short_train_blocks = None
         if self.short_steps:
             self.short_train_blocks = TokenBlocks(
@@ -145,6 +146,11 @@ class MaskedLMDataModule(pl.LightningDataModule):
         self.valid_collator = MaskedLMCollator(mask_id, seed, mask_prob, random_token_prob, leave_unmasked_prob,
                                                order_gauge=True)
         self.train_sampler: ShortThenFullSampler | None = None
+
+    def tokens_per_step(self, global_step: int) -> int:
+        """Tokens an optimizer step reads over all ranks: short blocks for the first short_steps steps."""
+        short = global_step < self.short_steps
+        return self.global_batch_size * (self.short_tokens_per_sample if short else self.tokens_per_sample)
 
     def _rank_world(self) -> tuple[int, int]:
         trainer = self.trainer

@@ -261,7 +261,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         callbacks=[StopOnNonFiniteLoss("val/loss", checkpoint_dir), checkpointing, last,
                    CheckpointOnException(checkpoint_dir), FinishStepOnSigterm(), GlobalRNGState(), *(callbacks or []),
                    *fault_injection_callbacks(),
-                   *run_callbacks(cfg, "val/loss", "min", cfg.train.global_batch_size * cfg.data.tokens_per_sample)],
+                   *run_callbacks(cfg, "val/loss", "min", datamodule.tokens_per_step)],
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )

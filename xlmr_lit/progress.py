@@ -2,6 +2,7 @@
 tokens/s (pretraining) or the epoch (fine-tuning), the loss and the time left. The same with or without rich."""
 
 import sys
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ProgressBar
@@ -9,7 +10,8 @@ from tqdm.auto import tqdm
 
 
 class StepProgressBar(ProgressBar):
-    def __init__(self, tokens_per_step: int | None = None):
+    def __init__(self, tokens_per_step: Callable[[int], int] | None = None):
+        """tokens_per_step(global_step): the tokens an optimizer step reads (it changes with data.short_blocks)."""
         super().__init__()
         self.tokens_per_step = tokens_per_step
         self.enabled = True
@@ -44,7 +46,7 @@ class StepProgressBar(ProgressBar):
     def postfix(self, trainer, pl_module) -> str:
         parts = []
         if self.tokens_per_step and self.bar.format_dict["rate"]:
-            parts.append(f"{self.bar.format_dict['rate'] * self.tokens_per_step / 1000:.1f}k tok/s")
+            parts.append(f"{self.bar.format_dict['rate'] * self.tokens_per_step(trainer.global_step) / 1000:.1f}k tok/s")
         if trainer.max_epochs and trainer.max_epochs > 0 and not (trainer.max_steps and trainer.max_steps > 0):
             parts.append(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
         loss = self.get_metrics(trainer, pl_module).get("train/loss", trainer.callback_metrics.get("train/loss"))
@@ -73,6 +75,6 @@ class StepProgressBar(ProgressBar):
             self.val_bar = None
 
 
-def progress_bar(cfg, tokens_per_step: int | None = None) -> list:
+def progress_bar(cfg, tokens_per_step: Callable[[int], int] | None = None) -> list:
     """The run's progress bar callback (none with trainer.enable_progress_bar=false)."""
     return [StepProgressBar(tokens_per_step)] if cfg.trainer.get("enable_progress_bar", True) else []
