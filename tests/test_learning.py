@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from xlmr_lit.cli import train
 from xlmr_lit.datamodule import MaskedLMDataModule
@@ -64,6 +65,18 @@ def test_sequence_classification_memorises_its_training_set(make_cfg, cache_dir,
     assert scores(result)["accuracy"] >= 0.95
 
 
+def test_task_dropout_replaces_the_encoders_dropout_in_fine_tuning(make_cfg, pretrained, tmp_path):
+    """scale=mini pretrains without dropout and fine-tunes with downstream.dropout=0.1."""
+    train(make_cfg("task=xnli", "task.languages=[en]", "task.udhr_standin=true", "task.max_train_examples=8",
+                   "task.epochs=1", f"model.init={pretrained}", "model.hidden_dropout_prob=0",
+                   "model.attention_probs_dropout_prob=0", "task.dropout=0.25", run_dir=tmp_path / "run"))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    config = checkpoint["hyper_parameters"]["model_config"]
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.25
+    resolved = OmegaConf.load(tmp_path / "run" / "config_resolved.yaml")
+    assert resolved.model.hidden_dropout_prob == 0.25 and resolved.task.dropout == 0.25
+
+
 def test_regression_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
     source = standin_file(make_cfg, cache_dir, "glue", "task.glue_task=stsb") / "STS-B" / "train.tsv"
     lines = source.read_text(encoding="utf-8").splitlines()
@@ -91,8 +104,9 @@ def test_token_classification_memorises_its_training_set(make_cfg, cache_dir, pr
 def test_qa_span_head_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
     source = standin_file(make_cfg, cache_dir, "qa", "task.languages=[en]")
     squad = json.loads((source / "squad" / "train-v1.1.json").read_text(encoding="utf-8"))
-    shortest = sorted(squad["data"], key=lambda article: len(article["paragraphs"][0]["context"]))[:2]
-    small = {"version": squad["version"], "data": shortest}  # contexts that fit one window: every answer is in it
+    contexts = sorted((p for article in squad["data"] for p in article["paragraphs"] if len(p["qas"]) >= 8),
+                      key=lambda p: len(p["context"]))[:2]  # short paragraphs: every answer is in one window
+    small = {"version": squad["version"], "data": [{"title": "memorise", "paragraphs": contexts}]}
     data = tmp_path / "qa"
     for name in ("squad/train-v1.1.json", "squad/dev-v1.1.json", "MLQA_V1/dev/dev-context-en-question-en.json",
                  "MLQA_V1/test/test-context-en-question-en.json"):

@@ -34,3 +34,21 @@ def test_pseudo_log_likelihood_masks_each_token_once():
     got = probe["pseudo_log_likelihood"](model, tokenizer, "a c b e")
     assert abs(got - sum(expected) / len(expected)) < 1e-5
     assert got != probe["pseudo_log_likelihood"](model, tokenizer, "e b c a")  # order reaches the score
+
+
+def test_held_out_sentences_come_from_the_validation_documents_only(tmp_path):
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def sentence(doc: int, k: int) -> str:  # 10 plain words, unique per (doc, k)
+        return " ".join(letters[doc % 26] + letters[k % 26] + letters[k // 26] + letters[w] for w in range(10)) + "."
+
+    docs = []
+    for doc in range(30):
+        lines = [" ".join(sentence(doc, k) for k in range(j * 4, j * 4 + 4)) for j in range(25)]  # 100 sentences
+        lines += ["Too short a sentence.", "Run --foo=1 /usr/bin/x --bar=2 -q -v -x -y -z --baz now."]
+        docs.append("\n".join(lines))
+    (tmp_path / "en.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    sentences = probe["held_out_sentences"](tmp_path)
+    held_out = {sentence(doc, k) for doc in (0, 10, 20) for k in range(100)}  # every 10th document, from the first
+    assert len(sentences) == probe["SENTENCES"] == len(set(sentences)) and set(sentences) <= held_out
+    assert {s[0] for s in sentences} == {"a", "k", "u"}  # spread over the three held-out documents

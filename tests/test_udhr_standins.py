@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from xlmr_lit.corpus import ReadReport, language_file, read_documents
 from xlmr_lit.languages import BUNDLED_CORPUS_DIR
-from xlmr_lit.tasks import glue, ner, qa, xnli
+from xlmr_lit.tasks import glue, ner, qa, udhr_standins, xnli
 from xlmr_lit.tasks.udhr_standins import halves, standin_dir
 from xlmr_lit.cli import CONF_DIR, train
 
@@ -95,6 +95,9 @@ def test_qa_standin_answers_follow_their_questions(tmp_path):
         answer = example.answers[0]
         before = example.context[: answer.start].rstrip(" ")
         assert before.endswith(example.question) and example.context[answer.start :].startswith(answer.text)
+    paragraphs = [p for _, doc in udhr_standins.articles("en")["train"] for p in doc]
+    assert {example.context for example in splits.train} <= set(paragraphs)  # SQuAD's contexts: paragraphs
+    assert len(splits.train) == sum(max(len(p.split()) - 3, 0) for p in paragraphs)  # a question after every word
 
 
 def test_standin_is_generated_once_and_deterministic(tmp_path):

@@ -485,6 +485,7 @@ def _check_training_settings(p: _Problems, prefix: str, node: DictConfig, requir
         "adam_betas": lambda key: p.value(key) is None or _betas(p, key),
         "early_stopping_patience": lambda key: p.integer(key, minimum=0),
         "gradient_clip_val": lambda key: p.number(key, 0),
+        "dropout": lambda key: p.value(key) is None or p.number(key, 0, 1, high_open=True),
     }
     for name, check in checks.items():
         if name in node or name in required:

@@ -102,6 +102,8 @@ def finetune(
             f"(outputs/.../checkpoints/best.ckpt), hf:<dir or hub id> or fairseq:<dir>"
         )
     pl.seed_everything(cfg.seed, workers=True)
+    if t.get("dropout") is not None:  # e.g. scale=mini pretrains without dropout and fine-tunes with it
+        cfg.model.hidden_dropout_prob = cfg.model.attention_probs_dropout_prob = t.dropout
     transformers_init = load_transformers_init(cfg.model.init)  # None: XLM-R-shaped, our own encoder
     if transformers_init is None:
         config, state_dict, spm_path = load_pretrained(cfg.model.init)

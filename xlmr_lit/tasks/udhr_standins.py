@@ -20,8 +20,10 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   Trained on English alone, a tagger learns "not Latin" and scores near 0 on Russian, Chinese or Urdu, where
   the inserted words are the Latin ones (benchmarks/RESULTS.md section 15).
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
-  an article. Question: the last words before a cut in a paragraph. Answer: the words that follow.
-  Every cut point is a question.
+  a paragraph, as in SQuAD. Question: the last (up to) 10 words before a point in it; answer: the 4 words that
+  follow (16 and 6 characters without spaces). A question after every word (QA_STRIDE) from the 3rd: with
+  whole articles as contexts and questions at CUT_POINTS only (331 English training questions), pretrained and
+  random-init encoders both stayed near 20 F1 (benchmarks/RESULTS.md section 24).
 - GLUE (the GLUE distribution's <Task>/train.tsv and dev.tsv, MNLI dev_matched.tsv and dev_mismatched.tsv,
   each with its real columns and header; CoLA without one), from the English text only:
   MNLI the XNLI pairs; QNLI the last words before a cut vs the rest of the same paragraph (entailment) or
@@ -60,6 +62,8 @@ SCRIPTS = {"ru": "Cyrl", "bg": "Cyrl", "uk": "Cyrl", "mk": "Cyrl", "sr": "Cyrl",
 NER_MAX_WORDS = 20
 QA_QUESTION_WORDS, QA_ANSWER_WORDS = 10, 4
 QA_QUESTION_CHARS, QA_ANSWER_CHARS = 16, 6  # scripts written without spaces
+QA_STRIDE = 1  # a question after every word (2nd character) of a paragraph, at least 3 words into it
+QA_VERSION = 3  # the QA design: 3 = paragraph contexts, questions every QA_STRIDE words (1 = article contexts, cuts at CUT_POINTS)
 UNSPACED_LANGUAGES = {"zh", "zh_Hant", "ja", "th", "lo", "km", "my"}
 CUT_POINTS = (1 / 5, 2 / 7, 1 / 3, 2 / 5, 1 / 2, 3 / 5, 2 / 3, 5 / 7, 4 / 5)
 NLI_HYPOTHESIS_WORDS = (4, 8)  # (fewest, most) words of a hypothesis; characters x 2 without spaces
@@ -218,26 +222,33 @@ def conll_text(sentences: list[list[tuple[str, str]]], token_prefix: str, separa
 # QA
 
 
+def qa_cuts(paragraph: str, lang: str) -> list[tuple[str, str, int]]:
+    """(question, answer, answer's character offset in the paragraph) after every QA_STRIDE-th word of the
+    paragraph (QA_STRIDE x 2 characters for scripts without spaces) that leaves a question of >= 3 words."""
+    if lang in UNSPACED_LANGUAGES:
+        stride, ask, answer = 2 * QA_STRIDE, QA_QUESTION_CHARS, QA_ANSWER_CHARS
+        return [(paragraph[max(0, i - ask):i], paragraph[i:i + answer], i)
+                for i in range(6, len(paragraph) - 1, stride)]
+    words = paragraph.split()
+    starts = [0]
+    for word in words[:-1]:
+        starts.append(starts[-1] + len(word) + 1)
+    return [(" ".join(words[max(0, i - QA_QUESTION_WORDS):i]), " ".join(words[i:i + QA_ANSWER_WORDS]), starts[i])
+            for i in range(3, len(words), QA_STRIDE)]
+
+
 def qa_articles(lang: str, docs) -> list[dict]:
-    """SQuAD v1.1 `data` entries: one per article, every paragraph's continuation asked for."""
+    """SQuAD v1.1 `data` entries: one per article, each paragraph a context (as in SQuAD), with a question after
+    every QA_STRIDE-th word."""
     entries = []
     for doc_index, paragraphs in docs:
-        context, qas = "", []
-        for p, paragraph in enumerate(paragraphs):
-            offset = len(context) + (1 if context else 0)
-            context = f"{context} {paragraph}" if context else paragraph
-            for c, (first, second) in enumerate(cuts(paragraph, lang)):
-                if lang in UNSPACED_LANGUAGES:
-                    question, answer = first[-QA_QUESTION_CHARS:], second[:QA_ANSWER_CHARS]
-                    start = offset + len(first)
-                else:
-                    question = " ".join(first.split()[-QA_QUESTION_WORDS:])
-                    answer = " ".join(second.split()[:QA_ANSWER_WORDS])
-                    start = offset + len(first) + 1
-                qas.append({"id": f"udhr-{lang}-{doc_index}-{p}-{c}", "question": question,
-                            "answers": [{"text": answer, "answer_start": start}]})
-        if qas:
-            entries.append({"title": f"udhr-{lang}-{doc_index}", "paragraphs": [{"context": context, "qas": qas}]})
+        contexts = [{"context": paragraph,
+                     "qas": [{"id": f"udhr-{lang}-{doc_index}-{p}-{c}", "question": question,
+                              "answers": [{"text": answer, "answer_start": start}]}
+                             for c, (question, answer, start) in enumerate(qa_cuts(paragraph, lang))]}
+                    for p, paragraph in enumerate(paragraphs)]
+        if contexts := [c for c in contexts if c["qas"]]:
+            entries.append({"title": f"udhr-{lang}-{doc_index}", "paragraphs": contexts})
     return entries
 
 
@@ -384,7 +395,7 @@ def standin_dir(task_cfg, languages: list[str], cache_dir: Path) -> Path:
                          f"(there are for {', '.join(WRITERS)})")
     plain = OmegaConf.to_container(task_cfg, resolve=True)
     layout = {key: plain[key] for key in ("conll", "panx", "files", "benchmark") if key in plain}
-    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "nli": NLI_VERSION, "files": LAYOUT_VERSION,
+    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "nli": NLI_VERSION, "qa": QA_VERSION, "files": LAYOUT_VERSION,
             "languages": sorted(languages),
             "layout": layout}
     final = cache_dir / "udhr_standins" / f"{task_cfg.name}-{cache_key(spec)}"
