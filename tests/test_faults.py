@@ -103,14 +103,15 @@ def test_a_checkpoint_that_does_not_load_is_named_and_passed_over(make_cfg, tmp_
 
 
 def xlmr_train(args: list[str], env: dict, cwd: Path, pause_at: int | None = None) -> subprocess.Popen:
-    """`xlmr-train` with TINY settings (those `args` name excepted); with `pause_at`, it stops after that step."""
+    """`xlmr-train` with TINY settings (those `args` name excepted); with `pause_at`, it stops after that step. It
+    leads its own process group, as a batch job does."""
     given = {a.split("=")[0] for a in args}
     overrides = [o for o in TINY if o.split("=")[0] not in given]
     env = dict(env)
     if pause_at is not None:
         env.update({PAUSE_AT_STEP_ENV: str(pause_at), PAUSE_FILE_ENV: str(cwd / "paused")})
     return subprocess.Popen([sys.executable, "-m", "xlmr_lit.cli", *args, *overrides, "threads=1"], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def finish(proc: subprocess.Popen, timeout: int = 300) -> str:
@@ -322,13 +323,15 @@ def test_checkpoints_can_be_kept_every_n_steps(make_cfg, tmp_path):
 # SIGTERM (preemption, `timeout`, scancel): exit 143, on_exception.ckpt, neither DONE nor FAILED
 
 
-def terminate_when_paused(proc: subprocess.Popen, cwd: Path, timeout: int = 300) -> str:
+def terminate_when_paused(proc: subprocess.Popen, cwd: Path, timeout: int = 300, group: bool = False) -> str:
+    """SIGTERM to the run (group=False: as `timeout` sends it) or to its process group, its data loader workers
+    included (group=True: as SLURM and `kill -- -PGID` send it)."""
     deadline = time.monotonic() + timeout
     while not (cwd / "paused").is_file():
         assert proc.poll() is None, proc.stdout.read()[-3000:]
         assert time.monotonic() < deadline, "the run never reached its pause"
         time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGTERM)
+    (os.killpg if group else os.kill)(proc.pid, signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
     (cwd / "paused").unlink()
     return out
@@ -345,16 +348,20 @@ def test_sigterm_during_pretraining_exits_143_with_an_exception_checkpoint_and_n
     assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()
 
 
-def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_failed(cli_env, tmp_path):
+@pytest.mark.parametrize("group", [False, True], ids=["to the run", "to its process group, loader workers too"])
+def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_failed(cli_env, tmp_path, group):
     sweep = ["-m", "data.alpha=0.3,1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweep.subdir=a${data.alpha}",
-             "train.global_batch_size=4", "trainer.max_steps=20"]
+             "train.global_batch_size=4", "trainer.max_steps=20", "data.num_workers=1"]
     proc = xlmr_train(sweep, cli_env, tmp_path, pause_at=4)
-    out = terminate_when_paused(proc, tmp_path)
+    out = terminate_when_paused(proc, tmp_path, group=group)
     assert proc.returncode == 143 and "stopped by SIGTERM (exit 143, the sweep stops here)" in out, out[-3000:]
     assert [p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()] == ["a0.3"]  # the second point never started
     point = tmp_path / "sweep" / "a0.3"
-    assert (point / "checkpoints" / "on_exception.ckpt").is_file()
+    assert (point / "checkpoints" / "on_exception.ckpt").is_file() or (point / "checkpoints" / "last.ckpt").is_file()
     assert not any((point / marker).exists() for marker in ("DONE", "FAILED", "REFUSED"))
+    if group:  # the same command again finishes both points
+        finish(xlmr_train(sweep, cli_env, tmp_path))
+        assert all((tmp_path / "sweep" / p / "DONE").is_file() for p in ("a0.3", "a1.0"))
 
 
 @pytest.mark.slow

@@ -31,6 +31,20 @@ USER_ERRORS = (ConfigError, CorpusError, DataFormatError, VocabularyTooLargeErro
 USER_ERROR_EXIT = 2
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 SIGTERM_EXIT = 128 + signal.SIGTERM  # 143, the shell's and SLURM's convention for a job ended by SIGTERM
+_sigterm_received = False
+
+
+def note_sigterm(signum, frame) -> None:
+    """This process's SIGTERM handler; Lightning's, while a Trainer runs, calls it too. It remembers the signal, so that
+    what the same signal breaks elsewhere still stops the run as preempted: SLURM and `kill -- -PGID` also kill the
+    data loader's workers, and the loader then raises RuntimeError, which a sweep would otherwise count as a failed
+    point and go on to the next. Outside a Trainer (data preparation) it stops the run at once."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    global _sigterm_received
+    _sigterm_received = True
+    if signal.getsignal(signal.SIGTERM) is note_sigterm:
+        raise SIGTERMException()
 
 
 def safe_dirname(overrides: str, limit: int = 120) -> str:
@@ -160,17 +174,24 @@ def run_job(cfg: DictConfig) -> float | None:
     link_latest(run_dir, multirun)
     threads = configure_threads(cfg.threads)
     log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
-    try:
-        results = train(cfg)
-    except SIGTERMException:  # preemption, `timeout`, scancel: exit 143 so that the scheduler requeues, not DONE
+    def stop_on_sigterm() -> None:  # preemption, `timeout`, scancel: exit 143 so that the scheduler requeues, not DONE
         log.error(f"stopped by SIGTERM (exit {SIGTERM_EXIT}{', the sweep stops here' if multirun else ''}); "
                   f"resume with: {resume}")
         finish_wandb_run(exit_code=SIGTERM_EXIT)
         sys.exit(SIGTERM_EXIT)
+
+    signal.signal(signal.SIGTERM, note_sigterm)
+    try:
+        results = train(cfg)
+    except SIGTERMException:
+        stop_on_sigterm()
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C (Lightning turns it into SystemExit(1))
         log.error(f"interrupted; resume with: {resume}")
         raise
     except Exception:
+        if _sigterm_received:  # e.g. the loader's workers were killed by the same SIGTERM
+            log.info("after SIGTERM: %s", traceback.format_exc().strip().splitlines()[-1])
+            stop_on_sigterm()
         finish_wandb_run(exit_code=1)
         if not multirun:
             raise
