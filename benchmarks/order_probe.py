@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as cache:
         data_dir = standin_dir(task_cfg, ["en"], Path(cache))
         extra = f" {SENTENCES} held-out corpus sentences right (%) |" if sentences else ""
-        print(f"| checkpoint | train pairs right (%) | dev pairs right (%) |{extra}\n|---|---|---|{'---|' * bool(extra)}")
+        print(f"| checkpoint | train pairs right (%) | dev pairs right (%) |{extra}")
+        print(f"|---|---|---|{'---|' * bool(extra)}")
         for init in args.checkpoints:
             tokenizer, score = model_scorer(init)
             accuracy = order_accuracy(score, args.pairs, data_dir)
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
                     corpus_bigrams = bigram_scorer(tokenizer, args.corpus_dir.expanduser())
                     baseline["corpus"] = sentence_order_accuracy(corpus_bigrams, sentences)
         corpus = f" {baseline['corpus']:.1f} |" if sentences else ""
-        print(f"| bigram counts of the English training text | {baseline['train']:.1f} | {baseline['dev']:.1f} |{corpus}")
+        bigrams = f"| bigram counts of the English training text | {baseline['train']:.1f} | {baseline['dev']:.1f} |"
+        print(bigrams + corpus)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from xlmr_lit.results import format_table, read_rows, select_epochs, selection_r
 from xlmr_lit.results import main as results_main
 from xlmr_lit.cli import train
 
-FT = ["task.udhr_standin=true", "task.max_train_examples=200", "task.standin_recipe.epochs=2", "task.batch_size=8", "task.languages=[en,fr,sw]", "trainer.enable_progress_bar=false"]
+FT = ["task.udhr_standin=true", "task.max_train_examples=200", "task.standin_recipe.epochs=2", "task.languages=[en,fr,sw]",
+      "trainer.enable_progress_bar=false"]
 
 
 def history_of(dev: list[dict], test: list[dict]) -> list[dict]:
