@@ -221,6 +221,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     for warning in untrained_report_groups(cfg.data.report_groups, corpus.languages):
         log.warning(warning)
     unigram_losses = datamodule.valid_unigram_losses()
+    tokens_per_step = datamodule.tokens_per_step  # the progress bar's tok/s (the block length changes with the step)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches * accumulate)
 
@@ -261,7 +262,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         callbacks=[StopOnNonFiniteLoss("val/loss", checkpoint_dir), checkpointing, last,
                    CheckpointOnException(checkpoint_dir), FinishStepOnSigterm(), GlobalRNGState(), *(callbacks or []),
                    *fault_injection_callbacks(),
-                   *run_callbacks(cfg, "val/loss", "min", datamodule.tokens_per_step)],
+                   *run_callbacks(cfg, "val/loss", "min", tokens_per_step)],
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
     )
