@@ -348,7 +348,8 @@ def test_sigterm_during_pretraining_exits_143_with_an_exception_checkpoint_and_n
     assert not (run_dir / "DONE").exists() and not (run_dir / "FAILED").exists()
 
 
-@pytest.mark.parametrize("group", [False, True], ids=["to the run", "to its process group, loader workers too"])
+@pytest.mark.parametrize("group", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["to the run", "to its process group, loader workers too"])
 def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_failed(cli_env, tmp_path, group):
     sweep = ["-m", "data.alpha=0.3,1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.sweep.subdir=a${data.alpha}",
              "train.global_batch_size=4", "trainer.max_steps=20", "data.num_workers=1"]
