@@ -8,6 +8,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -180,7 +181,8 @@ def run_job(cfg: DictConfig) -> float | None:
         finish_wandb_run(exit_code=SIGTERM_EXIT)
         sys.exit(SIGTERM_EXIT)
 
-    signal.signal(signal.SIGTERM, note_sigterm)
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set a signal handler
+        signal.signal(signal.SIGTERM, note_sigterm)
     try:
         results = train(cfg)
     except SIGTERMException:
