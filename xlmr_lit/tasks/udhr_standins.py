@@ -21,7 +21,7 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   the inserted words are the Latin ones (benchmarks/RESULTS.md section 15).
 - QA (SQuAD v1.1 JSON: squad/ for English training and dev, MLQA_V1/ or xquad/ per language). Context:
   a paragraph, as in SQuAD. Question: the last (up to) 10 words before a point in it; answer: the 4 words that
-  follow (16 and 6 characters without spaces). A question after every word (QA_STRIDE) from the 3rd: with
+  follow (16 and 6 characters without spaces). A question after every word from the 3rd: with
   whole articles as contexts and questions at CUT_POINTS only (331 English training questions), pretrained and
   random-init encoders both stayed near 20 F1 (benchmarks/RESULTS.md section 24).
 - GLUE (the GLUE distribution's <Task>/train.tsv and dev.tsv, MNLI dev_matched.tsv and dev_mismatched.tsv,
@@ -62,8 +62,7 @@ SCRIPTS = {"ru": "Cyrl", "bg": "Cyrl", "uk": "Cyrl", "mk": "Cyrl", "sr": "Cyrl",
 NER_MAX_WORDS = 20
 QA_QUESTION_WORDS, QA_ANSWER_WORDS = 10, 4
 QA_QUESTION_CHARS, QA_ANSWER_CHARS = 16, 6  # scripts written without spaces
-QA_STRIDE = 1  # a question after every word (2nd character) of a paragraph, at least 3 words into it
-QA_VERSION = 3  # the QA design: 3 = paragraph contexts, questions every QA_STRIDE words (1 = article contexts, cuts at CUT_POINTS)
+QA_VERSION = 3  # the QA design: 3 = paragraph contexts, a question after every word (1 = articles, CUT_POINTS)
 UNSPACED_LANGUAGES = {"zh", "zh_Hant", "ja", "th", "lo", "km", "my"}
 CUT_POINTS = (1 / 5, 2 / 7, 1 / 3, 2 / 5, 1 / 2, 3 / 5, 2 / 3, 5 / 7, 4 / 5)
 NLI_HYPOTHESIS_WORDS = (4, 8)  # (fewest, most) words of a hypothesis; characters x 2 without spaces
@@ -223,23 +222,21 @@ def conll_text(sentences: list[list[tuple[str, str]]], token_prefix: str, separa
 
 
 def qa_cuts(paragraph: str, lang: str) -> list[tuple[str, str, int]]:
-    """(question, answer, answer's character offset in the paragraph) after every QA_STRIDE-th word of the
-    paragraph (QA_STRIDE x 2 characters for scripts without spaces) that leaves a question of >= 3 words."""
+    """(question, answer, answer's character offset in the paragraph) after every word of the paragraph from the
+    3rd (every 2nd character from the 6th, for scripts without spaces)."""
     if lang in UNSPACED_LANGUAGES:
-        stride, ask, answer = 2 * QA_STRIDE, QA_QUESTION_CHARS, QA_ANSWER_CHARS
-        return [(paragraph[max(0, i - ask):i], paragraph[i:i + answer], i)
-                for i in range(6, len(paragraph) - 1, stride)]
+        return [(paragraph[max(0, i - QA_QUESTION_CHARS):i], paragraph[i:i + QA_ANSWER_CHARS], i)
+                for i in range(6, len(paragraph) - 1, 2)]
     words = paragraph.split()
     starts = [0]
     for word in words[:-1]:
         starts.append(starts[-1] + len(word) + 1)
     return [(" ".join(words[max(0, i - QA_QUESTION_WORDS):i]), " ".join(words[i:i + QA_ANSWER_WORDS]), starts[i])
-            for i in range(3, len(words), QA_STRIDE)]
+            for i in range(3, len(words))]
 
 
 def qa_articles(lang: str, docs) -> list[dict]:
-    """SQuAD v1.1 `data` entries: one per article, each paragraph a context (as in SQuAD), with a question after
-    every QA_STRIDE-th word."""
+    """SQuAD v1.1 `data` entries: one per article, each paragraph a context (as in SQuAD), with qa_cuts' questions."""
     entries = []
     for doc_index, paragraphs in docs:
         contexts = [{"context": paragraph,
