@@ -13,8 +13,9 @@
   3. OUT/<task>/<init>_s<seed>: each stand-in fine-tuned from each encoder's best.ckpt with its standin_recipe
      defaults, as the README's commands do (xnli on xnli7, glue sst2, ner and qa on their default languages).
 Finished runs (a DONE file) are skipped, so a killed `run` continues. `table` (after `run`) prints, per task, the
-test score of the `single` selection (GLUE: dev; its test labels are hidden) per seed, and mean and sample sd per
-encoder.
+test score (GLUE: dev; its test labels are hidden) per seed, and mean and sample sd per encoder, of the `single`
+selection (the epoch with the best dev score averaged over the languages, the paper's) or, with
+`--selection per_language`, of each language's best dev epoch (English's score as an English-only run selects it).
 """
 
 from __future__ import annotations
@@ -63,20 +64,20 @@ def run(out: Path, seeds: list[int], tasks: list[str], pretraining: list[str]) -
                 xlmr_train(out / task / f"{name}_s{seed}", [*TASKS[task][0], f"model.init={init}", f"seed={seed}"], env)
 
 
-def score(run_dir: Path, metric: str) -> dict[str, float]:
+def score(run_dir: Path, metric: str, selection: str = "single") -> dict[str, float]:
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     split = "test" if any(r["split"] == "test" for r in rows) else "dev"
     return {r["language"]: 100 * r["value"] for r in rows
-            if r["selection"] == "single" and r["split"] == split and r["metric"] == metric}
+            if r["selection"] == selection and r["split"] == split and r["metric"] == metric}
 
 
-def table(out: Path) -> None:
+def table(out: Path, selection: str = "single") -> None:
     for task, (_, metric) in TASKS.items():
         if not (out / task).is_dir():
             continue
-        print(f"\n{task} ({metric}, test; GLUE dev)\n")
+        print(f"\n{task} ({metric}, test; GLUE dev; {selection} selection)\n")
         runs = sorted(p for p in (out / task).iterdir() if (p / "results.jsonl").is_file())
-        languages = sorted(score(runs[0], metric), key=lambda lang: (lang != "en", lang)) if runs else []
+        languages = sorted(score(runs[0], metric, selection), key=lambda lang: (lang != "en", lang)) if runs else []
         average = len(languages) > 1
         print("| encoder | seed | " + " | ".join(languages) + (" | avg |" if average else " |"))
         print("|---|---|" + "---|" * (len(languages) + average))
@@ -84,7 +85,7 @@ def table(out: Path) -> None:
             mine = [p for p in runs if p.name.startswith(f"{name}_s")]
             values = []
             for p in mine:
-                s = score(p, metric)
+                s = score(p, metric, selection)
                 row = [s[lang] for lang in languages] + ([st.mean(s.values())] if average else [])
                 values.append(row)
                 print(f"| {name} | {p.name.rsplit('_s', 1)[1]} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
@@ -101,11 +102,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--pretraining", nargs="+", default=[], help="overrides of both encoders' pretraining")
+    parser.add_argument("--selection", choices=["single", "per_language"], default="single",
+                        help="table: the checkpoint of the best average dev score (single), or each language's own")
     args = parser.parse_args(argv)
     if args.what == "run":
         run(args.out.resolve(), args.seeds, args.tasks, args.pretraining)
     else:
-        table(args.out.resolve())
+        table(args.out.resolve(), args.selection)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from xlmr_lit.masked_lm_module import MaskedLMLitModule
 from xlmr_lit.masking import mask_tokens
 from xlmr_lit.model import XLMRConfig, XLMRForMaskedLM
 from xlmr_lit.pretrain import model_config, prepare_data
-from xlmr_lit.tasks.udhr_standins import NLI_COPIES, standin_dir
+from xlmr_lit.tasks.udhr_standins import NLI_TRAIN_COPIES, standin_dir
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 MEMORISE = ["model.hidden_dropout_prob=0", "model.attention_probs_dropout_prob=0", "task.batch_size=8",
@@ -53,7 +53,7 @@ def scores(rows: list[dict]) -> dict[str, float]:
 def test_sequence_classification_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):
     source = standin_file(make_cfg, cache_dir, "xnli", "task.languages=[en]") / "train-en.tsv"
     lines = source.read_text(encoding="utf-8").splitlines()
-    per_cut = 3 * NLI_COPIES  # rows per premise; one row of each of 24 premises, the labels in turn
+    per_cut = 3 * NLI_TRAIN_COPIES  # rows per premise; one row of each of 24 premises, the labels in turn
     rows = [lines[per_cut * k + k % 3] for k in range(24)]
     assert len({row.split("\t")[0] for row in rows}) == 24 and len({row.split("\t")[2] for row in rows}) == 3
     data = tmp_path / "xnli"
@@ -65,16 +65,20 @@ def test_sequence_classification_memorises_its_training_set(make_cfg, cache_dir,
     assert scores(result)["accuracy"] >= 0.95
 
 
-def test_task_dropout_replaces_the_encoders_dropout_in_fine_tuning(make_cfg, pretrained, tmp_path):
-    """scale=mini pretrains without dropout and fine-tunes with downstream.dropout=0.1."""
+@pytest.mark.parametrize("overrides, dropout", [
+    ([], 0.0),  # the XNLI stand-in's recipe fine-tunes without dropout
+    (["task.standin_recipe.dropout=0.25"], 0.25),  # a stand-in recipe's keys replace task.* (here task.dropout)
+], ids=["stand-in recipe", "changed"])
+def test_fine_tuning_dropout_replaces_the_encoders(make_cfg, pretrained, tmp_path, overrides, dropout):
+    """scale=mini pretrains without dropout; fine-tuning's is task.dropout (null: the encoder's, 0.1 here)."""
     train(make_cfg("task=xnli", "task.languages=[en]", "task.udhr_standin=true", "task.max_train_examples=8",
-                   "task.epochs=1", f"model.init={pretrained}", "model.hidden_dropout_prob=0",
-                   "model.attention_probs_dropout_prob=0", "task.dropout=0.25", run_dir=tmp_path / "run"))
+                   "task.epochs=1", f"model.init={pretrained}", "model.hidden_dropout_prob=0.1",
+                   "model.attention_probs_dropout_prob=0.1", *overrides, run_dir=tmp_path / "run"))
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     config = checkpoint["hyper_parameters"]["model_config"]
-    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.25
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == dropout
     resolved = OmegaConf.load(tmp_path / "run" / "config_resolved.yaml")
-    assert resolved.model.hidden_dropout_prob == 0.25 and resolved.task.dropout == 0.25
+    assert resolved.model.hidden_dropout_prob == dropout
 
 
 def test_regression_memorises_its_training_set(make_cfg, cache_dir, pretrained, tmp_path):

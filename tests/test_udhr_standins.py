@@ -55,6 +55,10 @@ def test_xnli_standin_in_xtreme_layout(tmp_path):
     assert contradicted and all(e.text_b not in e.text_a for e in contradicted)
     assert all(" ".join(e.text_b.split()[::-1]) in e.text_a for e in contradicted)  # the same words, reversed
     assert len(test) >= 200  # nine cut points per paragraph: enough to tell a score from chance
+    english_train = [e for e in splits.train if e.language == "en"]
+    rows_per_premise = {split: len(rows) / len({e.text_a for e in rows})
+                        for split, rows in (("train", english_train), ("test", test))}
+    assert rows_per_premise == {"train": 3 * udhr_standins.NLI_TRAIN_COPIES, "test": 3 * udhr_standins.NLI_COPIES}
 
 
 def test_ner_standin_tags_the_inserted_words(tmp_path):

@@ -102,6 +102,9 @@ def finetune(
             f"(outputs/.../checkpoints/best.ckpt), hf:<dir or hub id> or fairseq:<dir>"
         )
     pl.seed_everything(cfg.seed, workers=True)
+    standin = bool(t.get("udhr_standin") and not t.get("data_dir"))
+    recipe = OmegaConf.to_container(t.standin_recipe, resolve=True) if standin else {}
+    t = OmegaConf.merge(t, recipe)
     if t.get("dropout") is not None:  # e.g. scale=mini pretrains without dropout and fine-tunes with it
         cfg.model.hidden_dropout_prob = cfg.model.attention_probs_dropout_prob = t.dropout
     transformers_init = load_transformers_init(cfg.model.init)  # None: XLM-R-shaped, our own encoder
@@ -139,10 +142,8 @@ def finetune(
     task = TASKS[t.name]
     languages = resolve_languages(t.languages, key="task.languages")
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
-    standin = bool(t.get("udhr_standin") and not t.get("data_dir"))
     if standin:
-        recipe = OmegaConf.to_container(t.standin_recipe, resolve=True)
-        t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir)), **recipe})
+        t = OmegaConf.merge(t, {"data_dir": str(standin_dir(t, languages, cache_dir))})
         log.info(f"task.udhr_standin=true: {t.name} stand-in from the bundled UDHR text in {t.data_dir}, with the "
                  f"stand-in recipe task.standin_recipe ({', '.join(f'{k}={v}' for k, v in recipe.items())}) "
                  f"in place of task.{', task.'.join(recipe)}")

@@ -10,7 +10,8 @@ They test the same kinds of skill on the UDHR's parallel text, not the benchmark
   the words that follow the cut (neutral: new content), or a stretch of the premise in reverse order
   (contradiction: the same words, another claim). Entailment and contradiction have the same words, so only
   word order tells them apart: with the premise's words replaced instead, a tiny model fine-tuned from random
-  init matched a pretrained one (benchmarks/RESULTS.md section 22). NLI_COPIES triples per cut. For translate-test,
+  init matched a pretrained one (benchmarks/RESULTS.md section 22). NLI_COPIES triples per cut in dev and test,
+  NLI_TRAIN_COPIES in train (the same premises with more stretches; MNLI's stand-in keeps NLI_COPIES). For translate-test,
   translate-test/test-{lang}-en-translated.tsv holds the English test rows: the English UDHR is a (human)
   translation of every other language's.
 - NER (the CoNLL files named in conf/task/ner.yaml, `token tag`; PAN-X files for other languages).
@@ -67,6 +68,7 @@ UNSPACED_LANGUAGES = {"zh", "zh_Hant", "ja", "th", "lo", "km", "my"}
 CUT_POINTS = (1 / 5, 2 / 7, 1 / 3, 2 / 5, 1 / 2, 3 / 5, 2 / 3, 5 / 7, 4 / 5)
 NLI_HYPOTHESIS_WORDS = (4, 8)  # (fewest, most) words of a hypothesis; characters x 2 without spaces
 NLI_COPIES = 4  # each cut gives this many (entailment, neutral, contradiction) triples, each with its own stretch
+NLI_TRAIN_COPIES = 12  # in XNLI's training files: 4 per cut, 3588 English pairs, were learnt by heart (RESULTS §25)
 NLI_VERSION = 2  # the XNLI (and MNLI) pairs' design: 2 = contradiction is the stretch reversed, NLI_COPIES per cut
 NER_COPIES = 6  # each run of words appears with this many different insertions
 NER_MAX_SPANS = 3
@@ -116,12 +118,13 @@ def joined(parts: list[str], lang: str) -> str:
     return "".join(parts) if lang in UNSPACED_LANGUAGES else " ".join(parts)
 
 
-def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Generator) -> list[tuple[str, str, str]]:
+def nli_rows(lang: str, docs: list[tuple[int, list[str]]], rng: np.random.Generator,
+             copies: int = NLI_COPIES) -> list[tuple[str, str, str]]:
     cut = [parts for _, paragraphs in docs for p in paragraphs for parts in cuts(p, lang)]
     scale = 2 if lang in UNSPACED_LANGUAGES else 1
     fewest, most = (scale * n for n in NLI_HYPOTHESIS_WORDS)
     rows = []
-    for first, second in [c for c in cut for _ in range(NLI_COPIES)]:
+    for first, second in [c for c in cut for _ in range(copies)]:
         premise, following = units(first, lang), units(second, lang)
         length = int(rng.integers(fewest, most + 1))
         if len(premise) < fewest or len(following) < fewest:
@@ -144,7 +147,8 @@ def _write_tsv(path: Path, rows, header: str | None = None) -> None:
 def write_xnli(out: Path, task_cfg, languages: list[str]) -> None:
     for lang in languages:
         for split, docs in articles(lang).items():
-            _write_tsv(out / f"{split}-{lang}.tsv", nli_rows(lang, docs, _rng("xnli", lang, split)))
+            copies = NLI_TRAIN_COPIES if split == "train" else NLI_COPIES
+            _write_tsv(out / f"{split}-{lang}.tsv", nli_rows(lang, docs, _rng("xnli", lang, split), copies))
     english_test = nli_rows("en", articles("en")["test"], _rng("xnli", "en", "test"))
     for lang in languages:
         if lang != "en":
@@ -392,7 +396,8 @@ def standin_dir(task_cfg, languages: list[str], cache_dir: Path) -> Path:
                          f"(there are for {', '.join(WRITERS)})")
     plain = OmegaConf.to_container(task_cfg, resolve=True)
     layout = {key: plain[key] for key in ("conll", "panx", "files", "benchmark") if key in plain}
-    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "nli": NLI_VERSION, "qa": QA_VERSION, "files": LAYOUT_VERSION,
+    spec = {"udhr_standin": task_cfg.name, "v": VERSION, "nli": NLI_VERSION, "nli_train_copies": NLI_TRAIN_COPIES,
+            "qa": QA_VERSION, "files": LAYOUT_VERSION,
             "languages": sorted(languages),
             "layout": layout}
     final = cache_dir / "udhr_standins" / f"{task_cfg.name}-{cache_key(spec)}"
