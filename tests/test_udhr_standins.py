@@ -1,5 +1,6 @@
 """The UDHR stand-ins for XNLI, NER, QA and GLUE: written in the real layouts, read by the real task code."""
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,12 @@ def test_xnli_standin_in_xtreme_layout(tmp_path):
     assert contradicted and all(e.text_b not in e.text_a for e in contradicted)
     assert all(" ".join(e.text_b.split()[::-1]) in e.text_a for e in contradicted)  # the same words, reversed
     assert len(test) >= 200  # nine cut points per paragraph: enough to tell a score from chance
+    # each cut's premise comes with NLI_TRAIN_COPIES entailed stretches in train, NLI_COPIES in test (a premise that
+    # two cuts share, with twice as many)
     english_train = [e for e in splits.train if e.language == "en"]
-    rows_per_premise = {split: len(rows) / len({e.text_a for e in rows})
-                        for split, rows in (("train", english_train), ("test", test))}
-    assert rows_per_premise == {"train": 3 * udhr_standins.NLI_TRAIN_COPIES, "test": 3 * udhr_standins.NLI_COPIES}
+    for rows, copies in ((english_train, udhr_standins.NLI_TRAIN_COPIES), (test, udhr_standins.NLI_COPIES)):
+        per_premise = Counter(e.text_a for e in rows if e.label == "entailment")
+        assert per_premise.most_common()[-1][1] == copies and all(n % copies == 0 for n in per_premise.values())
 
 
 def test_ner_standin_tags_the_inserted_words(tmp_path):
