@@ -103,6 +103,7 @@ def test_scale_mini_without_its_corpus_says_how_to_write_it(tmp_path, monkeypatc
         cfg = compose("train", overrides=["scale=mini", "paths.run_dir=x"])
     assert cfg.scale_name == "mini" and cfg.model.hidden_size == 128 and cfg.downstream.udhr_standin
     assert cfg.model.hidden_dropout_prob == 0 and cfg.downstream.dropout == 0.1  # pretrained without, fine-tuned with
+    assert cfg.downstream.max_train_examples is None  # tiny caps the stand-ins' training sets; mini reads all
     with pytest.raises(ConfigError, match=r"data.corpus_dir=.*man_pages.*python -m xlmr_lit.man_page_corpus"):
         check_config(cfg)
     (tmp_path / "man_pages").mkdir()

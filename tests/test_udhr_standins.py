@@ -50,8 +50,12 @@ def test_xnli_standin_in_xtreme_layout(tmp_path):
     test = splits.evals[("test", "en")]
     entailed = [e for e in test if e.label == "entailment"]
     assert entailed and all(e.text_b in e.text_a for e in entailed)  # a stretch of the premise
-    following = [e for e in test if e.label == "neutral"]
-    assert following and all(any(p.startswith(f"{e.text_a} {e.text_b}") for p in paragraphs) for e in following)
+    following = [e for e in test if e.label == "neutral"]  # a stretch of the words after the premise
+    assert following and all(any(p.startswith(f"{e.text_a} ") and e.text_b in p[len(e.text_a):] for p in paragraphs)
+                             for e in following)
+    assert all(e.text_b not in e.text_a for e in following)
+    # not always the words right after the cut: a premise's neutral hypotheses would all begin alike
+    assert sum(any(p.startswith(f"{e.text_a} {e.text_b}") for p in paragraphs) for e in following) < len(following) / 2
     contradicted = [e for e in test if e.label == "contradiction"]
     assert contradicted and all(e.text_b not in e.text_a for e in contradicted)
     assert all(" ".join(e.text_b.split()[::-1]) in e.text_a for e in contradicted)  # the same words, reversed
@@ -105,6 +109,30 @@ def test_qa_standin_answers_follow_their_questions(tmp_path):
     paragraphs = [p for _, doc in udhr_standins.articles("en")["train"] for p in doc]
     assert {example.context for example in splits.train} <= set(paragraphs)  # SQuAD's contexts: paragraphs
     assert len(splits.train) == sum(max(len(p.split()) - 3, 0) for p in paragraphs)  # a question after every word
+
+
+@pytest.mark.parametrize("name, module, languages, overrides", [
+    ("ner", ner, ["en", "nl"], ["task.setting=train_all"]),
+    ("qa", qa, ["en", "de"], []),
+    ("xnli", xnli, ["en", "fr"], []),
+    ("glue", glue, ["en"], ["task.glue_task=mnli"]),
+])
+def test_max_train_examples_subsamples_each_task(name, module, languages, overrides, tmp_path):
+    full = read_standin(module, task_cfg(name, *overrides), languages, tmp_path).train
+    capped_cfg = task_cfg(name, *overrides, "task.max_train_examples=40")
+    capped = read_standin(module, capped_cfg, languages, tmp_path)
+    data_dir = str(standin_dir(capped_cfg, languages, tmp_path))
+    other_seed = module.load_splits(OmegaConf.merge(capped_cfg, {"data_dir": data_dir}), languages, seed=2).train
+    assert len(full) > 40 and len(capped.train) == 40 and capped.train != other_seed
+    assert all(example in full for example in capped.train)
+    assert capped.sources["max_train_examples"] == 40  # in the features' cache key
+
+
+def test_scale_tiny_caps_every_downstream_training_set():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for task in ("xnli", "ner", "qa", "glue"):
+            cfg = compose("train", overrides=["scale=tiny", f"task@downstream={task}"])
+            assert cfg.downstream.name == task and cfg.downstream.max_train_examples == 2400
 
 
 def test_standin_is_generated_once_and_deterministic(tmp_path):

@@ -31,6 +31,14 @@ class TaskSplits:
     score_options: dict = field(default_factory=dict)  # keyword arguments of the task's score function
 
 
+def subsample(examples: list, max_examples: int | None, seed: int) -> list:
+    """At most max_examples (`task.max_train_examples`), drawn with `seed` and kept in their original order."""
+    if max_examples is None or len(examples) <= max_examples:
+        return examples
+    keep = np.sort(np.random.default_rng(seed).choice(len(examples), size=max_examples, replace=False))
+    return [examples[i] for i in keep]
+
+
 def cached_features(spec: dict, cache_dir: Path, build: Callable[[], dict[str, list]]):
     """An Arrow dataset of features: loaded from the cache, or built with `build()` and saved."""
     import datasets

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from xlmr_lit.finetune_module import SequenceClassificationModule
-from xlmr_lit.tasks.features import TaskSplits, featurize_pairs
+from xlmr_lit.tasks.features import TaskSplits, featurize_pairs, subsample
 from xlmr_lit.tasks.hub import glue_split
 from xlmr_lit.tasks.metrics import glue_metrics
 from xlmr_lit.tasks.readers import (
@@ -133,10 +133,7 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
         log.warning(message)
 
     max_train = task_cfg.get("max_train_examples")
-    train = examples.pop("train")
-    if max_train is not None and len(train) > max_train:
-        keep = np.sort(np.random.default_rng(seed).choice(len(train), size=max_train, replace=False))
-        train = [train[i] for i in keep]
+    train = subsample(examples.pop("train"), max_train, seed)
     return TaskSplits(
         labels=LABEL_NAMES[task],
         train=train,

@@ -16,7 +16,7 @@ Files are read from `task.data_dir` with the per-language names of conf/task/ner
 from pathlib import Path
 
 from xlmr_lit.finetune_module import TokenClassificationModule
-from xlmr_lit.tasks.features import TaskSplits, language_id
+from xlmr_lit.tasks.features import TaskSplits, language_id, subsample
 from xlmr_lit.tasks.metrics import conll_f1
 from xlmr_lit.tasks.hub import ner_split
 from xlmr_lit.tasks.readers import NER_LABELS, DataFormatError, TaggedSentence, iob1_to_iob2, read_conll, warn_i_starts
@@ -122,7 +122,11 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
         for split in ("dev", "test"):
             if split in sentences:
                 evals[(split, lang)] = sentences[split]
-    return TaskSplits(labels=LABELS, train=train, evals=evals, metric="f1", sources=sources)
+    max_train = task_cfg.get("max_train_examples")
+    if max_train is not None:  # the subsample depends on the seed
+        sources = {**sources, "max_train_examples": max_train, "seed": seed}
+    return TaskSplits(labels=LABELS, train=subsample(train, max_train, seed), evals=evals, metric="f1",
+                      sources=sources)
 
 
 # --------------------------------------------------------------------------------------------

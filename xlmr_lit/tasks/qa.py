@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from xlmr_lit.finetune_module import FineTuneModule, _unique_order
 from xlmr_lit.hf_encoder import HFEncoderForQuestionAnswering
 from xlmr_lit.model import XLMRForQuestionAnswering
-from xlmr_lit.tasks.features import TaskSplits, language_id
+from xlmr_lit.tasks.features import TaskSplits, language_id, subsample
 from xlmr_lit.tasks.hub import HubSplit, mlqa_split, squad_split, xquad_split
 from xlmr_lit.tasks.metrics import MLQA_LANGUAGES, mlqa_scores, squad_scores
 from xlmr_lit.tasks.readers import Answer, DataFormatError, QAExample, read_squad_json, skip_hint
@@ -142,7 +142,10 @@ def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
     examples, sources = read_sets(task_cfg, {"train": ("squad_train", {}), **eval_files(task_cfg, languages)})
     examples = {name: [dataclasses.replace(e, language="en" if name == "train" else name[1]) for e in rows]
                 for name, rows in examples.items()}
-    train = examples.pop("train")
+    max_train = task_cfg.get("max_train_examples")
+    if max_train is not None:  # the subsample depends on the seed
+        sources = {**sources, "max_train_examples": max_train, "seed": seed}
+    train = subsample(examples.pop("train"), max_train, seed)
     return TaskSplits(labels=[], train=train, evals=examples, metric="f1", sources=sources,
                       score_options={"normalization": normalization})
 

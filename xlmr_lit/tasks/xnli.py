@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from xlmr_lit.finetune_module import SequenceClassificationModule
-from xlmr_lit.tasks.features import TaskSplits, featurize_pairs
+from xlmr_lit.tasks.features import TaskSplits, featurize_pairs, subsample
 from xlmr_lit.tasks.hub import xnli_split
 from xlmr_lit.tasks.metrics import accuracy
 from xlmr_lit.tasks.readers import NLI_LABELS, DataFormatError, SentencePair, read_xnli_tsv, skip_hint
@@ -174,14 +174,6 @@ def read_hub(name: str, train_languages: list[str], eval_languages: list[str], s
 
 
 # --------------------------------------------------------------------------------------------
-
-
-def subsample(examples: list, max_examples: int | None, seed: int) -> list:
-    """At most max_examples, drawn with `seed` and kept in their original order."""
-    if max_examples is None or len(examples) <= max_examples:
-        return examples
-    keep = np.sort(np.random.default_rng(seed).choice(len(examples), size=max_examples, replace=False))
-    return [examples[i] for i in keep]
 
 
 def load_splits(task_cfg, languages: list[str], seed: int) -> TaskSplits:
