@@ -4,6 +4,7 @@ each from an empty cache in a fresh directory, with the points' outcome and the 
     python benchmarks/sweep_wall_time.py                            # fig5_alpha and the three tables
     python benchmarks/sweep_wall_time.py fig2_languages fig6_vocab  # others
     python benchmarks/sweep_wall_time.py tables/table2_ner --compare-no-reuse   # shared pretraining vs none
+    python benchmarks/sweep_wall_time.py fig6_vocab --launcher parallel         # two points at once (README)
 
 `--compare-no-reuse` runs each sweep a second time with `train.reuse_pretraining=false` (every point
 pretrains its own model) and reports the ratio. `--keep DIR` keeps the runs and figures in DIR.
@@ -53,18 +54,21 @@ def main() -> None:
     parser.add_argument("experiments", nargs="*", default=DEFAULT)
     parser.add_argument("--compare-no-reuse", action="store_true")
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--launcher", default=None, help="hydra/launcher=<this> for every sweep, e.g. parallel")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="sweep_wall_time_"))
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; scale=tiny, each sweep from an empty cache")
+    launcher = [f"hydra/launcher={args.launcher}"] if args.launcher else []
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; scale=tiny, each sweep from an empty cache"
+          + (f", hydra/launcher={args.launcher}" if args.launcher else ""))
     print(f"{'experiment':28s} {'points':>6s} {'failed':>6s} {'wall':>9s}  target <= {TARGET_S // 60} min")
     for experiment in args.experiments:
         work = root / Path(experiment).name
-        seconds, done, failed = run_sweep(experiment, work, [])
+        seconds, done, failed = run_sweep(experiment, work, launcher)
         figure = draw(experiment, work)
         met = "yes" if seconds <= TARGET_S and not failed else "NO"
         print(f"{experiment:28s} {done:6d} {failed:6d} {seconds:8.0f}s  {met}   figure: {figure}", flush=True)
         if args.compare_no_reuse:
-            alone, _, _ = run_sweep(experiment, root / f"{Path(experiment).name}_no_reuse", ["train.reuse_pretraining=false"])
+            alone, _, _ = run_sweep(experiment, root / f"{Path(experiment).name}_no_reuse", [*launcher, "train.reuse_pretraining=false"])
             print(f"{'  train.reuse_pretraining=false':28s} {'':6s} {'':6s} {alone:8.0f}s  shared pretraining is "
                   f"{alone / seconds:.2f}x faster", flush=True)
     if args.keep is None:

@@ -89,6 +89,22 @@ def test_run_shorter_than_one_validation_interval_still_writes_best_ckpt(make_cf
         assert (name in closing.split("checkpoints")[-1]) == (run_dir / "checkpoints" / name).is_file()
 
 
+def test_closing_table_reuses_the_last_validation_when_it_scored_the_best_checkpoint(make_cfg, tmp_path, monkeypatch):
+    import xlmr_lit.pretrain as pretrain_module
+
+    reused = []
+    reuse = pretrain_module.last_validation_if_best
+    monkeypatch.setattr(pretrain_module, "last_validation_if_best", lambda *a: reused.append(reuse(*a)) or reused[-1])
+    results = train(make_cfg(run_dir=tmp_path / "reused"))  # validates at steps 3 and 6; the loss still falls at 6
+    assert reused and reused[-1] is not None
+    monkeypatch.setattr(pretrain_module, "last_validation_if_best", lambda *a: None)  # validate best.ckpt again
+    validated = train(make_cfg(run_dir=tmp_path / "validated"))
+    assert {k: v for k, v in results.items() if k != "checkpoint"} == \
+        {k: v for k, v in validated.items() if k != "checkpoint"}
+    best = torch.load(tmp_path / "reused" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert best["global_step"] == 6
+
+
 def test_package_has_no_import_cycle():
     import runpy
 

@@ -20,7 +20,7 @@ from xlmr_lit.config_checks import ConfigError, check_config, check_machine, che
 from xlmr_lit.corpus import CorpusError
 from xlmr_lit.quiet import silence_noise
 from xlmr_lit.tasks.readers import DataFormatError
-from xlmr_lit.threads import configure_threads
+from xlmr_lit.threads import configure_threads, points_at_once
 from xlmr_lit.tokenizer import VocabularyTooLargeError, VocabularyTooSmallError
 
 # torch, Lightning and the modules that import them (finetune, pipeline, checkpoints) are imported inside the
@@ -173,8 +173,10 @@ def run_job(cfg: DictConfig) -> float | None:
     resume = resume_command(run_dir, multirun)
     log.info(f"if interrupted, the same command resumes this run: {resume}")
     link_latest(run_dir, multirun)
-    threads = configure_threads(cfg.threads)
-    log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
+    points = points_at_once()
+    threads = configure_threads(cfg.threads, points)
+    log.info(f"torch CPU threads: {threads} (threads={cfg.threads}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+             + (f"; {points} sweep points at once, data loaded in each point's own process)" if points > 1 else ")"))
     def stop_on_sigterm() -> None:  # preemption, `timeout`, scancel: exit 143 so that the scheduler requeues, not DONE
         log.error(f"stopped by SIGTERM (exit {SIGTERM_EXIT}{', the sweep stops here' if multirun else ''}); "
                   f"resume with: {resume}")

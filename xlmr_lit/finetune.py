@@ -39,6 +39,7 @@ from xlmr_lit.recipes import apply_recipe, describe
 from xlmr_lit.runs import build_loggers, start_run_dir
 from xlmr_lit.tasks.features import ResumableShuffleSampler, TaskSplits, cached_features, eval_loader, train_loader
 from xlmr_lit.tasks.udhr_standins import standin_dir
+from xlmr_lit.threads import loader_workers
 from xlmr_lit.tokenizer import XLMR_SPECIALS, XLMRTokenizer
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def finetune(
     batches_per_epoch = t.get("batches_per_epoch")
     samples_per_epoch = batches_per_epoch * t.batch_size if batches_per_epoch else None
     datamodule = FineTuneDataModule(train_set, eval_sets, t.batch_size, t.eval_batch_size, cfg.seed,
-                                    cfg.data.num_workers, samples_per_epoch, tokenizer.specials)
+                                    loader_workers(cfg.data.num_workers), samples_per_epoch, tokenizer.specials)
     if cfg.train.overfit_batches:
         datamodule = OverfitBatches(datamodule, cfg.train.overfit_batches)
     log.info(f"{t.name} ({t.setting}): {len(train_set) if t.train else 'no'} training examples, eval sets: "

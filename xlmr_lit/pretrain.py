@@ -34,6 +34,7 @@ from xlmr_lit.prepare import PreparedCorpus, prepare_corpus
 from xlmr_lit.report import format_outputs, format_results, format_sampling_table
 from xlmr_lit.results import write_rows
 from xlmr_lit.runs import build_loggers, start_run_dir, sweep_keys
+from xlmr_lit.threads import loader_workers
 from xlmr_lit.tokenizer import XLMRTokenizer
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,16 @@ def on_plateau(results: dict, languages: list[str]) -> str | None:
             f"blocks first (data.short_blocks) get there sooner")
 
 
+def last_validation_if_best(trainer: pl.Trainer, checkpointing: ModelCheckpoint) -> dict | None:
+    """The metrics of this process's last validation when it scored the best checkpoint (the usual end of a run whose
+    loss still falls), so that the closing table does not validate the same weights again; None otherwise."""
+    metrics = trainer.callback_metrics
+    best = checkpointing.best_model_score
+    if best is None or "val/loss" not in metrics or float(metrics["val/loss"]) != float(best):
+        return None
+    return {key: float(value) for key, value in metrics.items() if key.startswith("val/")}
+
+
 def pretraining_rows(results: dict, languages: list[str], keys: dict) -> list[dict]:
     """Per-language validation MLM loss as result rows (split `valid`), next to the fine-tuning rows: nats per
     masked piece (`mlm_loss`) and, where the shard counted characters, times pieces per character
@@ -206,7 +217,7 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
         alpha=cfg.data.alpha,
         seed=cfg.seed,
         samples_per_epoch=cfg.data.samples_per_epoch,
-        num_workers=cfg.data.num_workers,
+        num_workers=loader_workers(cfg.data.num_workers),
         mask_prob=cfg.data.mask_prob,
         random_token_prob=cfg.data.random_token_prob,
         leave_unmasked_prob=cfg.data.leave_unmasked_prob,
@@ -274,7 +285,8 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
 
     if checkpointing.best_model_path:
         best = Path(checkpointing.best_model_path)
-        results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+        results = (last_validation_if_best(trainer, checkpointing)
+                   or trainer.validate(module, datamodule, ckpt_path=best, verbose=False, weights_only=True)[0])
     else:  # the run ended before its first validation: its final weights are the best there are
         results = trainer.validate(module, datamodule, verbose=False, weights_only=True)[0]
         best = checkpoint_dir / "best.ckpt"

@@ -45,12 +45,34 @@ def auto_threads(cores: int | None = None, busy: float | None = None) -> int:
     return max(1, min(cores, round(cores - busy)))
 
 
-def configure_threads(setting) -> int:
-    """`threads` in conf/train.yaml: auto (free cores; OMP_NUM_THREADS, if set, wins), or a number."""
+def points_at_once() -> int:
+    """How many sweep points this machine runs at the same time: the `n_jobs` of hydra/launcher=parallel (Hydra's
+    joblib launcher; negative as joblib counts: -1 = one per core), 1 for any other launcher or a single run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return 1
+    n_jobs = HydraConfig.get().launcher.get("n_jobs")
+    if n_jobs is None:
+        return 1
+    return max(1, usable_cores() + 1 + n_jobs if n_jobs < 0 else n_jobs)
+
+
+def loader_workers(configured: int) -> int:
+    """Data loader worker processes: `data.num_workers`, or 0 (load in the job's own process) where several points
+    run at once. A joblib worker cannot start the loader's processes, and its sibling jobs already use every core."""
+    return 0 if points_at_once() > 1 else configured
+
+
+def configure_threads(setting, points: int = 1) -> int:
+    """`threads` in conf/train.yaml: auto (free cores; OMP_NUM_THREADS, if set, wins; with `points` sweep points
+    running at once, each gets an equal share of the cores), or a number."""
     import torch
 
-    if setting == "auto":
-        threads = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() else auto_threads()
+    if setting == "auto" and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
+    elif setting == "auto":  # siblings that start together would each see idle cores and take them all
+        threads = max(1, usable_cores() // points) if points > 1 else auto_threads()
     else:
         threads = int(setting)
     torch.set_num_threads(threads)
