@@ -203,3 +203,22 @@ def test_bpe_tokenizer_is_a_separate_cache_entry(corpus, tmp_path):
     proto.ParseFromString(bpe.tokenizer_path.read_bytes())
     assert proto.trainer_spec.model_type == model_pb2.TrainerSpec.BPE
     assert XLMRTokenizer(bpe.tokenizer_path).vocab_size == 200
+
+
+def _pid(_path, _shared) -> int:
+    return os.getpid()
+
+
+def test_worker_processes_only_for_much_text_counted_once_and_never_beside_sibling_points(tmp_path, monkeypatch):
+    shared = tmp_path / "spm.model"  # every language's job names the tokenizer: counted once, not per language
+    shared.write_bytes(b"x" * 600)
+    texts = [tmp_path / f"{lang}.txt" for lang in ("en", "fr", "sw")]
+    for text in texts:
+        text.write_text("ten bytes\n")
+    jobs = [(text, shared) for text in texts]
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_BYTES", 1000)
+    assert prepare._map(_pid, jobs, 2, "test") == [os.getpid()] * 3  # 630 bytes of files
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_BYTES", 100)
+    assert os.getpid() not in prepare._map(_pid, jobs, 2, "test")  # spawned workers
+    monkeypatch.setattr(prepare, "points_at_once", lambda: 2)  # a joblib worker cannot spawn
+    assert prepare._map(_pid, jobs, 2, "test") == [os.getpid()] * 3

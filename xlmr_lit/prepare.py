@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from xlmr_lit.corpus import LONG_LINE_BYTES, CorpusError, ReadReport, fingerprint, read_documents
 from xlmr_lit.sampling import alpha_sampling_probs, apportion
+from xlmr_lit.threads import points_at_once
 from xlmr_lit.tokenizer import EOS_ID, UNK_ID, XLMRTokenizer, train_sentencepiece
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,11 @@ PARALLEL_MIN_BYTES = 32 * 2**20  # less text than this is read in this process: 
 
 
 def _map(fn, args_list: list[tuple], num_proc: int, desc: str) -> list:
-    """fn over args_list in worker processes (spawned: safe next to torch threads), with a progress bar."""
-    text_bytes = sum(a.stat().st_size for args in args_list for a in args if isinstance(a, Path) and a.is_file())
-    if num_proc <= 1 or len(args_list) == 1 or text_bytes < PARALLEL_MIN_BYTES:
+    """fn over args_list in worker processes (spawned: safe next to torch threads), with a progress bar. In this
+    process where several sweep points run at once: a joblib worker cannot spawn, and its siblings use the cores."""
+    files = {a for args in args_list for a in args if isinstance(a, Path) and a.is_file()}  # the tokenizer once
+    text_bytes = sum(path.stat().st_size for path in files)
+    if num_proc <= 1 or len(args_list) == 1 or text_bytes < PARALLEL_MIN_BYTES or points_at_once() > 1:
         return [fn(*args) for args in tqdm(args_list, desc=desc)]
     with ProcessPoolExecutor(num_proc, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
