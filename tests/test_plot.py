@@ -340,6 +340,36 @@ def test_pretraining_panel_leaves_out_a_language_its_tokenizer_does_not_cover(tm
                for t in legend), legend
 
 
+def test_many_languages_left_out_of_the_pretraining_panel_share_one_legend_note(tmp_path):
+    """Fig. 6 at tiny: lang100 with an 8000-piece vocabulary leaves dozens of scripts mostly <unk>; one note names
+    them all, where a note each pushed both panels to a sliver of the figure."""
+    from xlmr_lit.pretrain import pretraining_rows
+    from xlmr_lit.results import write_rows
+
+    langs = [*LANGS, "am", "ja", "ko", "km", "ta"]
+    for vocab, unk in (("32k", 0.0), ("256k", 0.3)):
+        results = {f"val/loss_per_char_{lang}": 2.0 for lang in langs} | {f"val/loss_{lang}": 6.0 for lang in langs}
+        results |= {f"val/unk_share_{lang}": unk if lang in ("am", "ja", "ko", "km", "ta") else 0.0 for lang in langs}
+        results["val/unk_share_ko"] = 0.39 if unk else 0.0
+        (tmp_path / "s" / vocab).mkdir(parents=True)
+        write_rows(pretraining_rows(results, langs, {"scale": "tiny", "override.vocab": vocab, "override.capacity": "fixed"}),
+                   tmp_path / "s" / vocab)
+    import matplotlib.pyplot as plt
+
+    captured = {}
+    original = plt.close
+    plt.close = lambda fig: captured.setdefault("fig", fig)
+    try:
+        draw("fig6_vocab", read_rows([tmp_path / "s"]), tmp_path / "fig")
+    finally:
+        plt.close = original
+    legend = [" ".join(t.get_text().split()) for ax in captured["fig"].axes if ax.get_legend()
+              for t in ax.get_legend().get_texts()]
+    notes = [t for t in legend if "left out" in t]
+    assert notes == ["5 languages left out, more than 5% of their validation pieces <unk> at some point (most: ko, "
+                     "39%): am, ja, km, ko, ta"], legend
+
+
 def test_a_sweep_without_downstream_draws_its_pretraining_panel(tmp_path):
     """`xlmr-train experiment=fig5_alpha '~downstream'` writes only the pretraining rows; the figure draws them."""
     from xlmr_lit.pretrain import pretraining_rows

@@ -23,6 +23,7 @@ from xlmr_lit.tasks.readers import glue_task_name
 
 GROUPS = {"high-resource (en, fr)": ["en", "fr"], "low-resource (sw, ur)": ["sw", "ur"], "all": None}
 PAPER = "paper"
+MAX_LEFT_OUT_NOTES = 3  # more languages left out of a pretraining panel share one legend note
 UNK_SHARE_LIMIT = 0.05  # a language's pretraining point with more <unk> validation pieces is not drawn (see uncovered)
 
 
@@ -658,6 +659,10 @@ def _draw_pretraining(ax, rows: list[dict], spec: FigureSpec) -> None:
         x = next((_x(spec, r[spec.x_key]) for r in rows if r["run"] == run and spec.x_key in r), run)
         notes.append(f"{lang} left out: up to {share:.0%} of its validation pieces are <unk> ({spec.x_label.split()[0]} = "
                      + (f"{x:g})" if isinstance(x, float) else f"{x})"))
+    if len(worst) > MAX_LEFT_OUT_NOTES:  # a note each would push the panel off the figure (lang100, small vocabularies)
+        lang, (share, _) = max(worst.items(), key=lambda item: item[1][0])
+        notes = [f"{len(worst)} languages left out, more than {UNK_SHARE_LIMIT:.0%} of their validation pieces <unk> "
+                 f"at some point (most: {lang}, {share:.0%}): {', '.join(sorted(worst))}"]
     _legend_beside(ax, notes)
 
 
