@@ -367,6 +367,34 @@ def test_sigterm_stops_a_sweep_leaving_the_point_to_resume_neither_done_nor_fail
 
 
 @pytest.mark.slow
+def test_sigterm_to_a_parallel_sweep_stops_both_points_and_the_rerun_resumes_them(cli_env, tmp_path):
+    """hydra/launcher=parallel: both points pause at step 4 in their joblib workers; SIGTERM to the process group (as
+    SLURM and `kill -- -PGID` send it) stops each with a checkpoint and neither DONE nor FAILED; the rerun resumes both."""
+    sweep = ["-m", "hydra/launcher=parallel", "data.alpha=0.3,1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+             "hydra.sweep.subdir=a${data.alpha}", "train.global_batch_size=4", "trainer.max_steps=20",
+             "train.checkpoint_every_n_steps=2"]
+    points = [tmp_path / "sweep" / name for name in ("a0.3", "a1.0")]
+    proc = xlmr_train(sweep, cli_env, tmp_path, pause_at=4)
+    deadline = time.monotonic() + 300
+    while not all((point / "checkpoints" / "last.ckpt").is_file() for point in points):  # written before the pause
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "the points never reached their pause"
+        time.sleep(0.2)
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out[-3000:]
+    for point in points:
+        assert "stopped by SIGTERM (exit 143" in (point / "train.log").read_text()
+        assert any((point / "checkpoints" / name).is_file() for name in ("on_exception.ckpt", "last.ckpt"))
+        assert not any((point / marker).exists() for marker in ("DONE", "FAILED", "REFUSED"))
+    (tmp_path / "paused").unlink(missing_ok=True)
+    finish(xlmr_train(sweep, cli_env, tmp_path))
+    for point in points:
+        assert (point / "DONE").is_file() and "resuming from" in (point / "train.log").read_text()
+
+
+@pytest.mark.slow
 def test_sigterm_during_finetuning_exits_143_with_an_exception_checkpoint(cli_env, tmp_path):
     from test_bad_input import CONFIG, tiny_lightning_checkpoint
 

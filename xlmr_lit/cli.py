@@ -181,6 +181,9 @@ def run_job(cfg: DictConfig) -> float | None:
         log.error(f"stopped by SIGTERM (exit {SIGTERM_EXIT}{', the sweep stops here' if multirun else ''}); "
                   f"resume with: {resume}")
         finish_wandb_run(exit_code=SIGTERM_EXIT)
+        if points > 1:  # a joblib worker would catch SystemExit and wait for the next point, holding the sweep open
+            sys.stdout.flush(), sys.stderr.flush(), logging.shutdown()
+            os._exit(SIGTERM_EXIT)
         sys.exit(SIGTERM_EXIT)
 
     if threading.current_thread() is threading.main_thread():  # only the main thread may set a signal handler
