@@ -116,8 +116,8 @@ PARALLEL_MIN_BYTES = 32 * 2**20  # less text than this is read in this process: 
 
 
 def _map(fn, args_list: list[tuple], num_proc: int, desc: str) -> list:
-    """fn over args_list in worker processes (spawned: safe next to torch threads), with a progress bar. In this
-    process where several sweep points run at once: a joblib worker cannot spawn, and its siblings use the cores."""
+    """fn over args_list in worker processes (spawned: safe next to torch threads), with a progress bar; in this
+    process where several sweep points run at once (a joblib worker cannot spawn, and its siblings use the cores)."""
     files = {a for args in args_list for a in args if isinstance(a, Path) and a.is_file()}  # the tokenizer once
     text_bytes = sum(path.stat().st_size for path in files)
     if num_proc <= 1 or len(args_list) == 1 or text_bytes < PARALLEL_MIN_BYTES or points_at_once() > 1:

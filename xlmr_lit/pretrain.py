@@ -286,10 +286,12 @@ def pretrain(cfg: DictConfig, callbacks: list[Callback] | None = None) -> dict[s
     if checkpointing.best_model_path:
         best = Path(checkpointing.best_model_path)
         results = last_validation_if_best(trainer, checkpointing)
-        if results is None:  # not logged: a run resumed after its best validation would log one row more than one
-            loggers, trainer.loggers = trainer.loggers, []  # that ran through, which reuses that validation's metrics
-            results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
-            trainer.loggers = loggers
+        if results is None:  # validate best.ckpt again, unlogged: the history of a run resumed after its best
+            loggers, trainer.loggers = trainer.loggers, []  # validation must match that of a run that went through
+            try:
+                results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+            finally:
+                trainer.loggers = loggers
     else:  # the run ended before its first validation: its final weights are the best there are
         results = trainer.validate(module, datamodule, verbose=False, weights_only=True)[0]
         best = checkpoint_dir / "best.ckpt"
