@@ -1,7 +1,6 @@
 """The `launchers` extra: each sweep point as a SLURM job (Hydra's submitit launcher) and the Optuna
 search over the fine-tuning learning rate, both with the repository's own configs."""
 
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from test_train import run_cli
 
 from xlmr_lit.cli import CONF_DIR
+from xlmr_lit.threads import usable_cores
 
 
 def test_slurm_launcher_takes_nodes_and_gpus_from_the_trainer():
@@ -63,7 +63,7 @@ def test_optuna_searches_the_finetuning_learning_rate(make_cfg, cli_env, tmp_pat
 
 
 def test_points_at_once_share_the_cores_and_a_single_run_takes_them():
-    from xlmr_lit.threads import configure_threads, points_at_once, usable_cores
+    from xlmr_lit.threads import configure_threads, points_at_once
 
     assert points_at_once() == 1  # no Hydra job here
     assert configure_threads("auto", points=usable_cores()) == 1
@@ -84,7 +84,7 @@ def test_parallel_launcher_runs_two_points_at_once_and_reports_a_failed_one(cli_
     assert (first / "DONE").is_file() and (good / "DONE").is_file()
     assert (bad / "FAILED").is_file() and not (bad / "DONE").exists()  # 32 is no multiple of 3 heads
     assert "2 point(s) complete, 1 failed" in proc.stdout
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     for point in (first, good):
         log = (point / "train.log").read_text()
         assert f"torch CPU threads: {max(1, cores // 2)} (threads=auto" in log and "2 sweep points at once" in log

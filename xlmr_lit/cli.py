@@ -182,7 +182,9 @@ def run_job(cfg: DictConfig) -> float | None:
                   f"resume with: {resume}")
         finish_wandb_run(exit_code=SIGTERM_EXIT)
         if points > 1:  # a joblib worker would catch SystemExit and wait for the next point, holding the sweep open
-            sys.stdout.flush(), sys.stderr.flush(), logging.shutdown()
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
             os._exit(SIGTERM_EXIT)
         sys.exit(SIGTERM_EXIT)
 
